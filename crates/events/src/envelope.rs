@@ -1,0 +1,119 @@
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// The envelope Clerk wraps every event in. `data` stays raw JSON: it is decoded per event type
+/// later, and the stored body is always the exact bytes received.
+#[derive(Debug, Clone)]
+pub struct Envelope<'a> {
+    /// The event type, such as `user.created`.
+    pub event_type: String,
+    /// Always `event` for Clerk events.
+    pub object: String,
+    /// When Clerk emitted the event, in milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    /// The Clerk instance (`ins_...`) that sent the event, when present.
+    pub instance_id: Option<String>,
+    pub data: &'a RawValue,
+}
+
+/// Why a verified body is not a Clerk envelope. Retrying cannot fix any of these.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("body is not a JSON Clerk event envelope: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("envelope field `type` is empty")]
+    EmptyType,
+    #[error("envelope field `timestamp` is negative")]
+    NegativeTimestamp,
+}
+
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(rename = "type")]
+    event_type: String,
+    object: String,
+    timestamp: i64,
+    #[serde(default)]
+    instance_id: Option<String>,
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+/// Timestamps below this are read as seconds: as milliseconds they would fall in 1973, as
+/// seconds they reach the year 5138. Clerk documents milliseconds; some examples use seconds.
+const SECONDS_BELOW: i64 = 100_000_000_000;
+
+impl<'a> Envelope<'a> {
+    pub fn parse(body: &'a [u8]) -> Result<Self, EnvelopeError> {
+        let wire: Wire<'a> = serde_json::from_slice(body)?;
+        if wire.event_type.trim().is_empty() {
+            return Err(EnvelopeError::EmptyType);
+        }
+        if wire.timestamp < 0 {
+            return Err(EnvelopeError::NegativeTimestamp);
+        }
+        let timestamp_ms = if wire.timestamp < SECONDS_BELOW {
+            wire.timestamp.saturating_mul(1000)
+        } else {
+            wire.timestamp
+        };
+        Ok(Self {
+            event_type: wire.event_type,
+            object: wire.object,
+            timestamp_ms,
+            instance_id: wire.instance_id,
+            data: wire.data,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const USER_CREATED: &str = r#"{
+        "data": {"id": "user_29w83sxmDNGwOuEthce5gg56FcC", "object": "user"},
+        "event_attributes": {"http_request": {"client_ip": "0.0.0.0", "user_agent": "curl"}},
+        "instance_id": "ins_123",
+        "object": "event",
+        "timestamp": 1654012591835,
+        "type": "user.created"
+    }"#;
+
+    #[test]
+    fn parses_a_clerk_envelope_keeping_data_raw() {
+        let env = Envelope::parse(USER_CREATED.as_bytes()).unwrap();
+        assert_eq!(env.event_type, "user.created");
+        assert_eq!(env.object, "event");
+        assert_eq!(env.timestamp_ms, 1_654_012_591_835);
+        assert_eq!(env.instance_id.as_deref(), Some("ins_123"));
+        assert!(env.data.get().contains("user_29w83sxmDNGwOuEthce5gg56FcC"));
+    }
+
+    #[test]
+    fn normalises_second_timestamps_to_milliseconds() {
+        let body = r#"{"data":{},"object":"event","type":"user.deleted","timestamp":1654012591}"#;
+        assert_eq!(
+            Envelope::parse(body.as_bytes()).unwrap().timestamp_ms,
+            1_654_012_591_000
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_envelope() {
+        for body in [
+            &b"not json"[..],
+            br#"{"object":"event","type":"user.created","timestamp":1}"#,
+            br#"{"data":{},"object":"event","type":"","timestamp":1}"#,
+            br#"{"data":{},"object":"event","type":"user.created","timestamp":-1}"#,
+            br#"{"data":{},"object":"event","type":"user.created","timestamp":"soon"}"#,
+            b"\xff\xfe",
+        ] {
+            assert!(
+                Envelope::parse(body).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}

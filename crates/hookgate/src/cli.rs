@@ -1,0 +1,210 @@
+//! The command line: `hookgate serve`, `hookgate migrate` and tenant management.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use hookgate_tenancy::{SecretCipher, Tenancy, TenantSlug};
+use hookgate_verify::Secret;
+
+use crate::settings::Settings;
+use crate::startup::{self, Application};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hookgate",
+    version,
+    about = "A multi-tenant gateway for Clerk webhooks"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage tenants (one per Clerk application).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints a new signing secret when none is given.
+    Create {
+        slug: TenantSlug,
+        /// Display name (defaults to the slug).
+        #[arg(long)]
+        name: Option<String>,
+        /// Clerk's signing secret for this endpoint (`whsec_...`).
+        #[arg(long, env = "HOOKGATE_SIGNING_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+    },
+    /// List tenants.
+    List,
+    /// Manage a tenant's signing secrets.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+    /// Stop accepting deliveries for a tenant (they are answered 404).
+    Disable { slug: TenantSlug },
+    /// Accept deliveries for a disabled tenant again.
+    Enable { slug: TenantSlug },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Add a signing secret, for example Clerk's new one during a rotation.
+    Add {
+        slug: TenantSlug,
+        #[arg(long, env = "HOOKGATE_SIGNING_SECRET", hide_env_values = true)]
+        secret: String,
+        /// Stop accepting this secret after this long (`90s`, `30m`, `24h`, `7d`).
+        #[arg(long, value_parser = parse_duration)]
+        expires_in: Option<Duration>,
+    },
+}
+
+pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(&settings).await?;
+            app.run_until_stopped(startup::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let store = startup::connect(&settings).await?;
+            store
+                .migrate()
+                .await
+                .context("applying database migrations")?;
+            println!("database schema is up to date");
+            store.close().await;
+            Ok(())
+        }
+        Command::Tenant(command) => tenant(command, &settings).await,
+    }
+}
+
+async fn tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<()> {
+    let store = startup::connect(settings).await?;
+    if settings.database.migrate_on_start {
+        store
+            .migrate()
+            .await
+            .context("applying database migrations")?;
+    }
+    let tenancy = Tenancy::new(
+        store.clone(),
+        SecretCipher::new(&settings.secrets_key()?),
+        None,
+    );
+    let result = match command {
+        TenantCommand::Create { slug, name, secret } => {
+            let secret = secret.as_deref().map(parse_secret).transpose()?;
+            let created = tenancy.create(&slug, name, secret).await?;
+            println!(
+                "created tenant {} ({})",
+                created.tenant.slug, created.tenant.id
+            );
+            println!(
+                "webhook endpoint: https://<your-host>/api/webhooks/{}",
+                created.tenant.slug
+            );
+            if let Some(secret) = created.generated_secret {
+                println!(
+                    "signing secret (shown once, store it now): {}",
+                    secret.expose_encoded()
+                );
+            }
+            Ok(())
+        }
+        TenantCommand::List => {
+            let tenants = tenancy.list().await?;
+            println!("{:<32} {:<8} {:<38} name", "slug", "enabled", "id");
+            for t in tenants {
+                println!("{:<32} {:<8} {:<38} {}", t.slug, t.enabled, t.id, t.name);
+            }
+            Ok(())
+        }
+        TenantCommand::Secret(SecretCommand::Add {
+            slug,
+            secret,
+            expires_in,
+        }) => {
+            let secret = parse_secret(&secret)?;
+            let expires_at = expires_in
+                .map(|d| chrono::Duration::from_std(d).map(|d| chrono::Utc::now() + d))
+                .transpose()
+                .context("--expires-in is too long")?;
+            let id = tenancy.add_secret(&slug, &secret, expires_at).await?;
+            match expires_at {
+                Some(at) => println!("added signing secret {id} to {slug}, valid until {at}"),
+                None => println!("added signing secret {id} to {slug}"),
+            }
+            Ok(())
+        }
+        TenantCommand::Disable { slug } => {
+            tenancy.set_enabled(&slug, false).await?;
+            println!("tenant {slug} disabled");
+            Ok(())
+        }
+        TenantCommand::Enable { slug } => {
+            tenancy.set_enabled(&slug, true).await?;
+            println!("tenant {slug} enabled");
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
+}
+
+fn parse_secret(text: &str) -> anyhow::Result<Secret> {
+    Secret::parse(text).map_err(|err| anyhow::anyhow!("--secret: {err}"))
+}
+
+/// Parses `90s`, `30m`, `24h` or `7d`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 90s, 30m, 24h or 7d"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}` needs a unit: s, m, h or d")),
+    };
+    number
+        .checked_mul(secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_duration("24").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn slugs_are_validated_by_the_parser() {
+        assert!(Cli::try_parse_from(["hookgate", "tenant", "create", "Bad_Slug"]).is_err());
+        assert!(Cli::try_parse_from(["hookgate", "tenant", "create", "acme"]).is_ok());
+    }
+}

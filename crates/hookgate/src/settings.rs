@@ -1,0 +1,279 @@
+//! Settings: `config/default.toml`, then `config/{HOOKGATE_ENV}.toml` when present, then
+//! `HOOKGATE__SECTION__KEY` environment variables.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use hookgate_store::DatabaseOptions;
+use hookgate_tenancy::{SecretsKey, TenantDefaults};
+use serde::Deserialize;
+
+/// The development `secrets.key` from `config/development.toml`: public, so refused in production.
+const DEV_SECRETS_KEY: &str = "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE=";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    #[serde(skip)]
+    pub environment: String,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub ingest: IngestSettings,
+    pub tenancy: TenancySettings,
+    pub secrets: SecretsSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub request_timeout_ms: u64,
+    pub shutdown_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: Redacted,
+    pub max_connections: u32,
+    pub connect_timeout_ms: u64,
+    pub acquire_timeout_ms: u64,
+    pub sqlite_busy_timeout_ms: u64,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IngestSettings {
+    pub max_body_bytes: usize,
+    pub tolerance_secs: i64,
+    pub store_timeout_ms: u64,
+    pub retry_after_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TenancySettings {
+    pub refresh_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecretsSettings {
+    #[serde(default)]
+    pub key: Option<Redacted>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A string that may hold a credential (a database URL with a password, a key): never printed.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted(String);
+
+impl Redacted {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Settings {
+    /// Loads from `./config` (or `HOOKGATE_CONFIG_DIR`) and the environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let dir = std::env::var_os("HOOKGATE_CONFIG_DIR")
+            .map_or_else(|| PathBuf::from("config"), PathBuf::from);
+        let environment = std::env::var("HOOKGATE_ENV").unwrap_or_else(|_| "development".into());
+        Self::load_from(&dir, &environment, true)
+    }
+
+    /// Loads from `dir` for `environment`; `with_env` adds the `HOOKGATE__*` variables.
+    pub fn load_from(dir: &Path, environment: &str, with_env: bool) -> anyhow::Result<Self> {
+        let base = dir.join("default.toml");
+        if !base.is_file() {
+            bail!(
+                "settings file {} not found: run hookgate from the repository root or set HOOKGATE_CONFIG_DIR",
+                base.display()
+            );
+        }
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(base))
+            .add_source(
+                config::File::from(dir.join(format!("{environment}.toml"))).required(false),
+            );
+        if with_env {
+            builder = builder.add_source(
+                config::Environment::with_prefix("HOOKGATE")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            );
+        }
+        let mut settings: Settings = builder
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .context("invalid settings")?;
+        settings.environment = environment.to_owned();
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if hookgate_store::Backend::of_url(self.database.url.expose()).is_none() {
+            bail!("invalid settings: database.url must start with sqlite:// or postgres://");
+        }
+        if self.ingest.max_body_bytes == 0 {
+            bail!("invalid settings: ingest.max_body_bytes must be positive");
+        }
+        if self.ingest.tolerance_secs <= 0 {
+            bail!("invalid settings: ingest.tolerance_secs must be positive");
+        }
+        if self.ingest.store_timeout_ms == 0
+            || self.server.request_timeout_ms <= self.ingest.store_timeout_ms
+        {
+            bail!(
+                "invalid settings: server.request_timeout_ms must be greater than ingest.store_timeout_ms (> 0)"
+            );
+        }
+        if self.tenancy.refresh_interval_ms == 0 {
+            bail!("invalid settings: tenancy.refresh_interval_ms must be positive");
+        }
+        self.secrets_key()?;
+        Ok(())
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == "production"
+    }
+
+    /// The key that encrypts signing secrets. Required; the public development key is refused
+    /// in production.
+    pub fn secrets_key(&self) -> anyhow::Result<SecretsKey> {
+        let Some(key) = &self.secrets.key else {
+            bail!(
+                "invalid settings: secrets.key is required (base64 of 32 random bytes; set HOOKGATE__SECRETS__KEY)"
+            );
+        };
+        if self.is_production() && key.expose().trim() == DEV_SECRETS_KEY {
+            bail!(
+                "invalid settings: secrets.key is the public development key, which production refuses; set a real one"
+            );
+        }
+        SecretsKey::parse(key.expose()).map_err(|err| anyhow::anyhow!("invalid settings: {err}"))
+    }
+
+    pub fn database_options(&self) -> DatabaseOptions {
+        let db = &self.database;
+        DatabaseOptions {
+            url: db.url.expose().to_owned(),
+            max_connections: db.max_connections.max(1),
+            connect_timeout: Duration::from_millis(db.connect_timeout_ms),
+            acquire_timeout: Duration::from_millis(db.acquire_timeout_ms),
+            sqlite_busy_timeout: Duration::from_millis(db.sqlite_busy_timeout_ms),
+        }
+    }
+
+    pub fn tenant_defaults(&self) -> TenantDefaults {
+        TenantDefaults {
+            tolerance_secs: self.ingest.tolerance_secs,
+            max_body_bytes: self.ingest.max_body_bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
+    }
+
+    #[test]
+    fn the_shipped_files_load_for_development() {
+        let settings = Settings::load_from(&config_dir(), "development", false).unwrap();
+        assert_eq!(settings.database.url.expose(), "sqlite://data/hookgate.db");
+        assert_eq!(settings.ingest.max_body_bytes, 256 * 1024);
+        assert!(settings.secrets_key().is_ok());
+        assert!(!format!("{settings:?}").contains(DEV_SECRETS_KEY));
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_real_key() {
+        let err = Settings::load_from(&config_dir(), "production", false).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("secrets.key is required"),
+            "{err:#}"
+        );
+
+        let dir = tempdir_with(&[
+            (
+                "default.toml",
+                &std::fs::read_to_string(config_dir().join("default.toml")).unwrap(),
+            ),
+            (
+                "production.toml",
+                &format!("[secrets]\nkey = \"{DEV_SECRETS_KEY}\"\n"),
+            ),
+        ]);
+        let err = Settings::load_from(&dir, "production", false).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("public development key"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let dir = tempdir_with(&[
+            (
+                "default.toml",
+                &std::fs::read_to_string(config_dir().join("default.toml")).unwrap(),
+            ),
+            (
+                "development.toml",
+                "[server]\nrequest_timeout_ms = \"soon\"\n[secrets]\nkey = \"x\"\n",
+            ),
+        ]);
+        let err = Settings::load_from(&dir, "development", false).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("server.request_timeout_ms"),
+            "{err:#}"
+        );
+    }
+
+    fn tempdir_with(files: &[(&str, &str)]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("hookgate-settings-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        dir
+    }
+
+    fn uuid_like() -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        format!("{}-{nanos}", std::process::id())
+    }
+}

@@ -1,0 +1,158 @@
+//! Building and running the server: the binary's `serve` and the tests use the same code.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hookgate_http::{AppState, IngestSettings, Readiness};
+use hookgate_store::Store;
+use hookgate_tenancy::{Registry, SecretCipher};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::settings::Settings;
+
+/// A server bound to its port and ready to run.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    shutdown_timeout: Duration,
+    refresh_interval: Duration,
+}
+
+impl Application {
+    /// Connects to the database (migrating it when configured), loads the tenants and binds the
+    /// listen address (`:0` picks a free port).
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let store = connect(settings).await?;
+        if settings.database.migrate_on_start {
+            store
+                .migrate()
+                .await
+                .context("applying database migrations")?;
+        }
+        let cipher = SecretCipher::new(&settings.secrets_key()?);
+        let registry = Registry::load(store.clone(), cipher, settings.tenant_defaults())
+            .await
+            .context("loading tenants")?;
+        let listener = TcpListener::bind(settings.server.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        let addr = listener.local_addr()?;
+        let state = AppState {
+            registry,
+            store,
+            ingest: IngestSettings {
+                store_timeout: Duration::from_millis(settings.ingest.store_timeout_ms),
+                request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
+                retry_after_secs: settings.ingest.retry_after_secs,
+            },
+            readiness: Readiness::default(),
+        };
+        Ok(Self {
+            listener,
+            addr,
+            state,
+            shutdown_timeout: Duration::from_millis(settings.server.shutdown_timeout_ms),
+            refresh_interval: Duration::from_millis(settings.tenancy.refresh_interval_ms),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Serves until `shutdown` resolves, then drains: `/readyz` fails, the listener closes,
+    /// in-flight requests finish (up to the shutdown timeout) and the pools close.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            addr,
+            state,
+            shutdown_timeout,
+            refresh_interval,
+        } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+
+        let registry = state.registry.clone();
+        let mut refresh_stop = stop_rx.clone();
+        let refresh = tokio::spawn(async move {
+            registry
+                .refresh_until(refresh_interval, async move {
+                    let _ = refresh_stop.wait_for(|stop| *stop).await;
+                })
+                .await;
+        });
+
+        let readiness = state.readiness.clone();
+        let store = state.store.clone();
+        let mut serve_stop = stop_rx.clone();
+        let app = hookgate_http::router(state);
+        tracing::info!(%addr, "hookgate listening");
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = serve_stop.wait_for(|stop| *stop).await;
+        });
+        let mut server = std::pin::pin!(server.into_future());
+
+        tokio::select! {
+            result = &mut server => result.context("server failed")?,
+            () = shutdown => {
+                tracing::info!("shutting down: draining in-flight requests");
+                readiness.start_draining();
+                let _ = stop_tx.send(true);
+                match tokio::time::timeout(shutdown_timeout, &mut server).await {
+                    Ok(result) => result.context("server failed while draining")?,
+                    Err(_) => tracing::warn!(?shutdown_timeout, "requests still in flight at the shutdown deadline"),
+                }
+            }
+        }
+        let _ = stop_tx.send(true);
+        let _ = refresh.await;
+        store.close().await;
+        tracing::info!("hookgate stopped");
+        Ok(())
+    }
+}
+
+pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
+    Store::connect(&settings.database_options())
+        .await
+        .context("connecting to the database")
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

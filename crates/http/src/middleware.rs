@@ -1,0 +1,67 @@
+//! The middleware every request passes through, outermost first.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderName, Request, Response, StatusCode, header};
+use axum::response::IntoResponse as _;
+use tower::ServiceBuilder;
+use tower_http::ServiceBuilderExt as _;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::MakeRequestUuid;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+use tower_http::trace::TraceLayer;
+
+use axum::Router;
+
+use crate::{ApiError, AppState};
+
+/// Headers whose values are credentials: marked sensitive so no layer logs them.
+pub(crate) const SENSITIVE_HEADERS: [HeaderName; 3] = [
+    header::AUTHORIZATION,
+    HeaderName::from_static("svix-signature"),
+    HeaderName::from_static("webhook-signature"),
+];
+
+pub(crate) fn apply(router: Router<AppState>, request_timeout: Duration) -> Router<AppState> {
+    router.layer(
+        ServiceBuilder::new()
+            .sensitive_request_headers(SENSITIVE_HEADERS.into())
+            // A request id for every request: the client's `x-request-id` when it sent one, a new
+            // UUID otherwise; echoed on the response and recorded on the request's span.
+            .set_x_request_id(MakeRequestUuid)
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id,
+                    )
+                }),
+            )
+            .propagate_x_request_id()
+            .layer(CatchPanicLayer::custom(|_| panic_response()))
+            // Whatever happens inside, the client has an answer before Svix gives up (15 s).
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                request_timeout,
+            ))
+            // A client that trickles its body is cut off instead of holding a connection.
+            .layer(RequestBodyTimeoutLayer::new(request_timeout)),
+    )
+}
+
+fn panic_response() -> Response<Body> {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+    .into_response()
+}

@@ -1,0 +1,200 @@
+//! `POST /api/webhooks/{tenant}`: verify with the tenant's secrets, store durably, then answer.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use hookgate_events::{Envelope, SvixId};
+use hookgate_store::{InsertOutcome, NewInboxEvent};
+use hookgate_tenancy::TenantSlug;
+use hookgate_verify::{HeaderLookup, WebhookHeaders};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use serde::Serialize;
+use tower_http::timeout::TimeoutError;
+
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Accepted {
+    status: &'static str,
+    id: String,
+}
+
+#[tracing::instrument(
+    name = "ingest",
+    skip_all,
+    fields(tenant = %tenant, svix_id, event_type, outcome, bytes)
+)]
+pub(crate) async fn ingest(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Accepted>, ApiError> {
+    let span = tracing::Span::current();
+    let result = handle(&state, &tenant, &headers, body, &span).await;
+    match &result {
+        Ok(Json(answer)) => span.record("outcome", answer.status),
+        Err(err) => span.record("outcome", err.code()),
+    };
+    result
+}
+
+async fn handle(
+    state: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: Body,
+    span: &tracing::Span,
+) -> Result<Json<Accepted>, ApiError> {
+    // An unknown, invalid or disabled tenant gets one answer, so slugs cannot be probed.
+    let unknown = || ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", "unknown tenant");
+    let slug = TenantSlug::parse(tenant).map_err(|_| unknown())?;
+    let tenant = state
+        .registry
+        .get(&slug)
+        .filter(|t| t.enabled)
+        .ok_or_else(unknown)?;
+
+    let signed = WebhookHeaders::parse(|name| lookup(headers, name)).map_err(|err| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_headers", err.to_string())
+    })?;
+    let svix_id = SvixId::parse(signed.id()).map_err(|err| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_headers", err.to_string())
+    })?;
+    span.record("svix_id", svix_id.as_str());
+
+    let body = read_body(headers, body, tenant.max_body_bytes).await?;
+    span.record("bytes", body.len());
+
+    tenant
+        .verifier
+        .verify(&signed, &body, unix_now())
+        .map_err(|err| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "verification_failed",
+                err.to_string(),
+            )
+        })?;
+
+    let event = match Envelope::parse(&body) {
+        Ok(envelope) => {
+            span.record("event_type", envelope.event_type.as_str());
+            NewInboxEvent {
+                svix_id: svix_id.as_str().to_owned(),
+                event_type: Some(envelope.event_type),
+                instance_id: envelope.instance_id,
+                event_timestamp_ms: Some(envelope.timestamp_ms),
+                body: Vec::new(),
+                invalid: None,
+            }
+        }
+        // Verified, so it is the tenant's own sender: keep it for inspection, but retrying
+        // cannot make it a Clerk event, so it is stored dead and acknowledged.
+        Err(err) => NewInboxEvent {
+            svix_id: svix_id.as_str().to_owned(),
+            event_type: None,
+            instance_id: None,
+            event_timestamp_ms: None,
+            body: Vec::new(),
+            invalid: Some(err.to_string()),
+        },
+    };
+    let event = NewInboxEvent {
+        body: body.into(),
+        ..event
+    };
+
+    let retry = state.ingest.retry_after_secs;
+    let stored = tokio::time::timeout(
+        state.ingest.store_timeout,
+        state.store.insert_inbox_event(tenant.id, event),
+    )
+    .await;
+    match stored {
+        Ok(Ok(InsertOutcome::Accepted(id))) => Ok(Json(Accepted {
+            status: "accepted",
+            id: id.to_string(),
+        })),
+        Ok(Ok(InsertOutcome::Duplicate(id))) => Ok(Json(Accepted {
+            status: "duplicate",
+            id: id.to_string(),
+        })),
+        Ok(Err(err)) => {
+            tracing::error!(%err, "storing a verified delivery failed");
+            Err(ApiError::unavailable(
+                "storage unavailable, retry later",
+                retry,
+            ))
+        }
+        Err(_) => {
+            tracing::error!("storing a verified delivery timed out");
+            Err(ApiError::unavailable(
+                "storage did not answer in time, retry later",
+                retry,
+            ))
+        }
+    }
+}
+
+fn lookup<'a>(headers: &'a HeaderMap, name: &'static str) -> HeaderLookup<'a> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (None, _) => HeaderLookup::Absent,
+        (Some(value), None) => HeaderLookup::Present(value.as_bytes()),
+        (Some(_), Some(_)) => HeaderLookup::Repeated,
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes whether or not a length was declared.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body exceeds this tenant's limit of {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(err) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err.as_ref());
+            while let Some(e) = source {
+                if e.is::<TimeoutError>() {
+                    return Err(ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "body_timeout",
+                        "the body was not received in time",
+                    ));
+                }
+                source = e.source();
+            }
+            Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "the body could not be read",
+            ))
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

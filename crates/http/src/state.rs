@@ -1,0 +1,43 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use hookgate_store::Store;
+use hookgate_tenancy::Registry;
+
+/// Everything a handler may reach. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub registry: Registry,
+    pub store: Store,
+    pub ingest: IngestSettings,
+    pub readiness: Readiness,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct IngestSettings {
+    /// How long ingest waits for its row to be durable before answering 503. Kept well under
+    /// the 15 s after which Svix counts a delivery as failed.
+    pub store_timeout: Duration,
+    /// Upper bound for a whole request, body read included.
+    pub request_timeout: Duration,
+    /// `Retry-After` sent with 503 answers, in seconds.
+    pub retry_after_secs: u64,
+}
+
+/// Whether this process should receive traffic. Set to draining at the start of shutdown so
+/// load balancers stop sending new requests while in-flight ones finish.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness {
+    draining: Arc<AtomicBool>,
+}
+
+impl Readiness {
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}

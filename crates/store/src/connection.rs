@@ -1,0 +1,168 @@
+use std::path::Path;
+use std::time::Duration;
+
+use hookgate_migration::{Migrator, MigratorTrait as _};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::StoreError;
+
+/// How to reach the database. Built from the `database` section of the settings.
+#[derive(Clone)]
+pub struct DatabaseOptions {
+    /// `sqlite://path/to/file.db` or `postgres://user:password@host/db`.
+    pub url: String,
+    /// Pool size (the SQLite read pool; the SQLite writer always has one connection).
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+    /// How long a query waits for a free connection before failing as unavailable.
+    pub acquire_timeout: Duration,
+    /// How long a SQLite write waits for the file lock before failing as unavailable.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl std::fmt::Debug for DatabaseOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("DatabaseOptions")
+            .field("backend", &Backend::of_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Handle to the database. Cheap to clone.
+///
+/// SQLite allows one writer at a time, so writes go through a pool of exactly one connection
+/// (they queue in the pool instead of failing with `SQLITE_BUSY`) and reads through another
+/// pool. On PostgreSQL both are the same pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) writer: DatabaseConnection,
+    pub(crate) reader: DatabaseConnection,
+    backend: Backend,
+}
+
+impl Store {
+    pub async fn connect(options: &DatabaseOptions) -> Result<Self, StoreError> {
+        let backend = Backend::of_url(&options.url).ok_or_else(|| {
+            StoreError::InvalidUrl("the url must start with sqlite:// or postgres://".into())
+        })?;
+        match backend {
+            Backend::Sqlite => {
+                prepare_sqlite_file(&options.url)?;
+                let writer = Database::connect(sqlite_options(options, 1)).await?;
+                let reader =
+                    Database::connect(sqlite_options(options, options.max_connections)).await?;
+                Ok(Self {
+                    writer,
+                    reader,
+                    backend,
+                })
+            }
+            Backend::Postgres => {
+                let mut opts = base_options(options, options.max_connections);
+                // Ingest answers 2xx only once its row is durable; never let a session setting
+                // of the server weaken that.
+                opts.map_sqlx_postgres_opts(|o| o.options([("synchronous_commit", "on")]));
+                let pool = Database::connect(opts).await?;
+                Ok(Self {
+                    writer: pool.clone(),
+                    reader: pool,
+                    backend,
+                })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.writer, None).await?;
+        Ok(())
+    }
+
+    /// How many migrations this build knows that the database has not applied.
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        Ok(Migrator::get_pending_migrations(&self.reader).await?.len())
+    }
+
+    /// Round trip to the database on both pools.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.writer.ping().await?;
+        self.reader.ping().await?;
+        Ok(())
+    }
+
+    /// Closes the pools, waiting for connections in use to come back.
+    pub async fn close(&self) {
+        let _ = self.writer.close_by_ref().await;
+        let _ = self.reader.close_by_ref().await;
+    }
+}
+
+fn base_options(options: &DatabaseOptions, max_connections: u32) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(options.url.clone());
+    opts.max_connections(max_connections)
+        .min_connections(0)
+        .connect_timeout(options.connect_timeout)
+        .acquire_timeout(options.acquire_timeout)
+        .sqlx_logging(false);
+    opts
+}
+
+fn sqlite_options(options: &DatabaseOptions, max_connections: u32) -> ConnectOptions {
+    let busy = options.sqlite_busy_timeout;
+    let mut opts = base_options(options, max_connections);
+    opts.map_sqlx_sqlite_opts(move |o| {
+        o.create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk before hookgate acknowledges the delivery.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(busy)
+            .foreign_keys(true)
+    });
+    opts
+}
+
+/// Creates the directory of a SQLite database file, so a fresh checkout starts without setup.
+fn prepare_sqlite_file(url: &str) -> Result<(), StoreError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or_default();
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Err(StoreError::InvalidUrl(
+            "a SQLite url must name a file, such as sqlite://data/hookgate.db".into(),
+        ));
+    }
+    if let Some(dir) = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    Ok(())
+}

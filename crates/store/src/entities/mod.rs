@@ -1,0 +1,5 @@
+//! sea-orm entities, one per table.
+
+pub mod inbox_event;
+pub mod tenant;
+pub mod tenant_secret;

@@ -1,0 +1,117 @@
+use chrono::Utc;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
+    QuerySelect as _, TryInsertResult,
+};
+use uuid::Uuid;
+
+use crate::entities::inbox_event::{self, InboxStatus};
+use crate::{InboxEvent, Store, StoreError};
+
+/// A verified delivery to store.
+#[derive(Debug, Clone)]
+pub struct NewInboxEvent {
+    pub svix_id: String,
+    /// `None` with `invalid` set when the body is not a Clerk envelope.
+    pub event_type: Option<String>,
+    pub instance_id: Option<String>,
+    pub event_timestamp_ms: Option<i64>,
+    pub body: Vec<u8>,
+    /// Why the verified body cannot be processed; such an event is stored as dead.
+    pub invalid: Option<String>,
+}
+
+/// What storing a delivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// Stored now, under this id.
+    Accepted(Uuid),
+    /// The tenant already had this svix id, stored under this id; nothing was written.
+    Duplicate(Uuid),
+}
+
+impl Store {
+    /// Stores a delivery unless the tenant already has its svix id. The check is the database's
+    /// unique index (`ON CONFLICT DO NOTHING`), so concurrent replicas store a delivery once.
+    pub async fn insert_inbox_event(
+        &self,
+        tenant_id: Uuid,
+        event: NewInboxEvent,
+    ) -> Result<InsertOutcome, StoreError> {
+        let id = Uuid::now_v7();
+        let now = Utc::now();
+        let (status, next_attempt_at) = match event.invalid {
+            None => (InboxStatus::Pending, Some(now)),
+            Some(_) => (InboxStatus::Dead, None),
+        };
+        let svix_id = event.svix_id;
+        let res = inbox_event::Entity::insert(inbox_event::ActiveModel {
+            id: Set(id),
+            tenant_id: Set(tenant_id),
+            svix_id: Set(svix_id.clone()),
+            event_type: Set(event.event_type),
+            instance_id: Set(event.instance_id),
+            event_timestamp_ms: Set(event.event_timestamp_ms),
+            received_at: Set(now),
+            body: Set(event.body),
+            status: Set(status),
+            attempts: Set(0),
+            next_attempt_at: Set(next_attempt_at),
+            lease_owner: Set(None),
+            lease_until: Set(None),
+            last_error: Set(event.invalid),
+        })
+        .on_conflict_do_nothing_on([inbox_event::Column::TenantId, inbox_event::Column::SvixId])
+        .exec_without_returning(&self.writer)
+        .await?;
+        match res {
+            // Without RETURNING, a conflict shows as zero rows inserted.
+            TryInsertResult::Inserted(rows) if rows > 0 => Ok(InsertOutcome::Accepted(id)),
+            TryInsertResult::Inserted(_) | TryInsertResult::Conflicted | TryInsertResult::Empty => {
+                // Read through the writer: it is the connection that just saw the row.
+                let existing = inbox_event::Entity::find()
+                    .select_only()
+                    .column(inbox_event::Column::Id)
+                    .filter(inbox_event::Column::TenantId.eq(tenant_id))
+                    .filter(inbox_event::Column::SvixId.eq(svix_id))
+                    .into_tuple::<Uuid>()
+                    .one(&self.writer)
+                    .await?
+                    .ok_or(StoreError::NotFound {
+                        what: "the conflicting inbox event",
+                    })?;
+                Ok(InsertOutcome::Duplicate(existing))
+            }
+        }
+    }
+
+    pub async fn find_inbox_event(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<InboxEvent>, StoreError> {
+        Ok(inbox_event::Entity::find_by_id(id)
+            .filter(inbox_event::Column::TenantId.eq(tenant_id))
+            .one(&self.reader)
+            .await?)
+    }
+
+    pub async fn find_inbox_event_by_svix_id(
+        &self,
+        tenant_id: Uuid,
+        svix_id: &str,
+    ) -> Result<Option<InboxEvent>, StoreError> {
+        Ok(inbox_event::Entity::find()
+            .filter(inbox_event::Column::TenantId.eq(tenant_id))
+            .filter(inbox_event::Column::SvixId.eq(svix_id))
+            .one(&self.reader)
+            .await?)
+    }
+
+    pub async fn count_inbox_events(&self, tenant_id: Uuid) -> Result<u64, StoreError> {
+        Ok(inbox_event::Entity::find()
+            .filter(inbox_event::Column::TenantId.eq(tenant_id))
+            .count(&self.reader)
+            .await?)
+    }
+}

@@ -1,0 +1,20 @@
+//! hookgate's storage: one connection setup for SQLite and PostgreSQL, the tenant tables and the
+//! inbox of verified deliveries.
+//!
+//! Every function that touches a tenant's data takes that tenant's id. Callers never see
+//! `sea_orm`: they get the records and errors defined here.
+
+mod connection;
+pub mod entities;
+mod error;
+mod inbox;
+mod tenants;
+
+pub use connection::{Backend, DatabaseOptions, Store};
+pub use entities::inbox_event::{InboxStatus, Model as InboxEvent};
+pub use entities::tenant::Model as Tenant;
+pub use entities::tenant_secret::Model as TenantSecret;
+pub use error::StoreError;
+pub use inbox::{InsertOutcome, NewInboxEvent};
+pub use tenants::{NewSecret, NewTenant};
+pub use uuid::Uuid;

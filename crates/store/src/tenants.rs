@@ -1,0 +1,151 @@
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+};
+use uuid::Uuid;
+
+use crate::entities::{tenant, tenant_secret};
+use crate::{Store, StoreError, Tenant, TenantSecret};
+
+/// A tenant to create. The slug is validated by the caller (tenancy's `TenantSlug`).
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+}
+
+/// A signing secret to add, already encrypted.
+#[derive(Clone)]
+pub struct NewSecret {
+    pub ciphertext: Vec<u8>,
+    pub not_before: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for NewSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSecret")
+            .field("not_before", &self.not_before)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Creates a tenant with its first signing secret, in one transaction.
+    pub async fn create_tenant(
+        &self,
+        new: NewTenant,
+        secret: NewSecret,
+    ) -> Result<Tenant, StoreError> {
+        use sea_orm::TransactionTrait as _;
+        let now = Utc::now();
+        let id = new.id;
+        let txn = self.writer.begin().await?;
+        let inserted = tenant::Entity::insert(tenant::ActiveModel {
+            id: Set(id),
+            slug: Set(new.slug),
+            name: Set(new.name),
+            enabled: Set(true),
+            tolerance_secs: Set(None),
+            max_body_bytes: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(tenant::Column::Slug)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict {
+                what: "a tenant with this slug",
+            });
+        }
+        insert_secret(&txn, id, secret).await?;
+        txn.commit().await?;
+        self.find_tenant(id)
+            .await?
+            .ok_or(StoreError::NotFound { what: "tenant" })
+    }
+
+    pub async fn find_tenant(&self, id: Uuid) -> Result<Option<Tenant>, StoreError> {
+        Ok(tenant::Entity::find_by_id(id).one(&self.reader).await?)
+    }
+
+    pub async fn find_tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {
+        Ok(tenant::Entity::find()
+            .filter(tenant::Column::Slug.eq(slug))
+            .one(&self.reader)
+            .await?)
+    }
+
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        Ok(tenant::Entity::find()
+            .order_by_asc(tenant::Column::Slug)
+            .all(&self.reader)
+            .await?)
+    }
+
+    pub async fn set_tenant_enabled(
+        &self,
+        tenant_id: Uuid,
+        enabled: bool,
+    ) -> Result<(), StoreError> {
+        let res = tenant::Entity::update_many()
+            .col_expr(tenant::Column::Enabled, enabled.into())
+            .col_expr(tenant::Column::UpdatedAt, Utc::now().into())
+            .filter(tenant::Column::Id.eq(tenant_id))
+            .exec(&self.writer)
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(StoreError::NotFound { what: "tenant" });
+        }
+        Ok(())
+    }
+
+    pub async fn add_secret(&self, tenant_id: Uuid, secret: NewSecret) -> Result<Uuid, StoreError> {
+        insert_secret(&self.writer, tenant_id, secret).await
+    }
+
+    /// The secrets of one tenant, oldest first.
+    pub async fn tenant_secrets(&self, tenant_id: Uuid) -> Result<Vec<TenantSecret>, StoreError> {
+        Ok(tenant_secret::Entity::find()
+            .filter(tenant_secret::Column::TenantId.eq(tenant_id))
+            .order_by_asc(tenant_secret::Column::CreatedAt)
+            .all(&self.reader)
+            .await?)
+    }
+
+    /// Every secret of every tenant: what the tenant registry loads in one query.
+    pub async fn all_tenant_secrets(&self) -> Result<Vec<TenantSecret>, StoreError> {
+        Ok(tenant_secret::Entity::find()
+            .order_by_asc(tenant_secret::Column::TenantId)
+            .order_by_asc(tenant_secret::Column::CreatedAt)
+            .all(&self.reader)
+            .await?)
+    }
+}
+
+async fn insert_secret(
+    db: &impl sea_orm::ConnectionTrait,
+    tenant_id: Uuid,
+    secret: NewSecret,
+) -> Result<Uuid, StoreError> {
+    let id = Uuid::now_v7();
+    tenant_secret::Entity::insert(tenant_secret::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant_id),
+        ciphertext: Set(secret.ciphertext),
+        not_before: Set(secret.not_before),
+        expires_at: Set(secret.expires_at),
+        created_at: Set(Utc::now()),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(id)
+}

@@ -1,0 +1,12 @@
+//! Tenants: who they are (slugs), how their signing secrets are kept (encrypted at rest), and a
+//! registry that resolves a slug to its verifier with a lock-free read.
+
+mod cipher;
+mod registry;
+mod service;
+mod slug;
+
+pub use cipher::{CipherError, SecretCipher, SecretsKey, SecretsKeyError};
+pub use registry::{Registry, TenantDefaults, TenantEntry};
+pub use service::{CreatedTenant, Tenancy, TenancyError};
+pub use slug::{TenantSlug, TenantSlugError};

@@ -1,0 +1,136 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hookgate_store::{Store, StoreError, Uuid};
+use hookgate_verify::{SecretSet, Validity, Verifier};
+
+use crate::{SecretCipher, TenantSlug};
+
+/// Limits that apply to a tenant unless it overrides them.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantDefaults {
+    pub tolerance_secs: i64,
+    pub max_body_bytes: usize,
+}
+
+/// What ingest needs to know about one tenant, ready to use.
+#[derive(Debug)]
+pub struct TenantEntry {
+    pub id: Uuid,
+    pub slug: TenantSlug,
+    pub enabled: bool,
+    pub verifier: Verifier,
+    pub max_body_bytes: usize,
+}
+
+type Snapshot = HashMap<TenantSlug, Arc<TenantEntry>>;
+
+/// Slug → tenant, read without locks or database round trips.
+///
+/// The whole map is rebuilt from the database and swapped in atomically: readers see either the
+/// old or the new snapshot, never a mix. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    store: Store,
+    cipher: SecretCipher,
+    defaults: TenantDefaults,
+}
+
+impl Registry {
+    /// A registry loaded from the store.
+    pub async fn load(
+        store: Store,
+        cipher: SecretCipher,
+        defaults: TenantDefaults,
+    ) -> Result<Self, StoreError> {
+        let registry = Self {
+            snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::new())),
+            store,
+            cipher,
+            defaults,
+        };
+        registry.reload().await?;
+        Ok(registry)
+    }
+
+    pub fn get(&self, slug: &TenantSlug) -> Option<Arc<TenantEntry>> {
+        self.snapshot.load().get(slug).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.snapshot.load().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Rebuilds the snapshot from the database. A secret that does not decrypt is left out
+    /// (and logged), so one bad row cannot take every tenant down.
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let tenants = self.store.list_tenants().await?;
+        let secrets = self.store.all_tenant_secrets().await?;
+        let mut sets: HashMap<Uuid, SecretSet> = HashMap::new();
+        for row in secrets {
+            match self.cipher.decrypt(row.tenant_id, &row.ciphertext) {
+                Ok(secret) => {
+                    let validity = Validity {
+                        not_before: row.not_before.map(|t| t.timestamp()),
+                        expires_at: row.expires_at.map(|t| t.timestamp()),
+                    };
+                    sets.entry(row.tenant_id)
+                        .or_default()
+                        .push(&secret, validity);
+                }
+                Err(err) => {
+                    tracing::error!(tenant_id = %row.tenant_id, secret_id = %row.id, %err, "signing secret skipped");
+                }
+            }
+        }
+        let mut next = Snapshot::with_capacity(tenants.len());
+        for tenant in tenants {
+            let Ok(slug) = TenantSlug::parse(&tenant.slug) else {
+                tracing::error!(tenant_id = %tenant.id, "tenant with an invalid slug skipped");
+                continue;
+            };
+            let tolerance = tenant
+                .tolerance_secs
+                .unwrap_or(self.defaults.tolerance_secs);
+            let max_body_bytes = tenant
+                .max_body_bytes
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(self.defaults.max_body_bytes);
+            let entry = TenantEntry {
+                id: tenant.id,
+                slug: slug.clone(),
+                enabled: tenant.enabled,
+                verifier: Verifier::new(sets.remove(&tenant.id).unwrap_or_default(), tolerance),
+                max_body_bytes,
+            };
+            next.insert(slug, Arc::new(entry));
+        }
+        self.snapshot.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// Reloads every `interval` until `stop` resolves. A failed reload keeps the last snapshot.
+    pub async fn refresh_until(&self, interval: Duration, stop: impl Future<Output = ()>) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => return,
+                _ = ticker.tick() => {
+                    if let Err(err) = self.reload().await {
+                        tracing::warn!(%err, "tenant registry refresh failed; keeping the last snapshot");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+use chrono::{DateTime, Utc};
+use hookgate_store::{NewSecret, NewTenant, Store, StoreError, Tenant, Uuid};
+use hookgate_verify::Secret;
+
+use crate::cipher::generate_secret;
+use crate::{CipherError, Registry, SecretCipher, TenantSlug};
+
+/// Tenant management: the operations behind the CLI (and later the admin API). Every change
+/// reloads the attached registry at once, so this process serves it without waiting.
+#[derive(Debug, Clone)]
+pub struct Tenancy {
+    store: Store,
+    cipher: SecretCipher,
+    registry: Option<Registry>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenancyError {
+    #[error("tenant `{0}` does not exist")]
+    UnknownTenant(TenantSlug),
+    #[error("tenant `{0}` already exists")]
+    TenantExists(TenantSlug),
+    #[error("a tenant name must be 1 to 200 characters")]
+    InvalidName,
+    #[error(transparent)]
+    Cipher(#[from] CipherError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for TenancyError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+/// A tenant just created, with the secret generated for it (shown to the operator once).
+#[derive(Debug)]
+pub struct CreatedTenant {
+    pub tenant: Tenant,
+    pub generated_secret: Option<Secret>,
+}
+
+impl Tenancy {
+    pub fn new(store: Store, cipher: SecretCipher, registry: Option<Registry>) -> Self {
+        Self {
+            store,
+            cipher,
+            registry,
+        }
+    }
+
+    /// Creates a tenant with `secret`, or with a newly generated one when `None`.
+    pub async fn create(
+        &self,
+        slug: &TenantSlug,
+        name: Option<String>,
+        secret: Option<Secret>,
+    ) -> Result<CreatedTenant, TenancyError> {
+        let name = name.unwrap_or_else(|| slug.to_string());
+        if name.trim().is_empty() || name.chars().count() > 200 {
+            return Err(TenancyError::InvalidName);
+        }
+        let (secret, generated) = match secret {
+            Some(secret) => (secret, false),
+            None => (generate_secret()?, true),
+        };
+        // The tenant id is bound into the ciphertext, so it is chosen before the row exists.
+        let tenant_id = Uuid::now_v7();
+        let ciphertext = self.cipher.encrypt(tenant_id, &secret)?;
+        let new = NewTenant {
+            id: tenant_id,
+            slug: slug.to_string(),
+            name,
+        };
+        let secret_row = NewSecret {
+            ciphertext,
+            not_before: None,
+            expires_at: None,
+        };
+        let tenant = match self.store.create_tenant(new, secret_row).await {
+            Ok(tenant) => tenant,
+            Err(StoreError::Conflict { .. }) => {
+                return Err(TenancyError::TenantExists(slug.clone()));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        self.changed().await;
+        Ok(CreatedTenant {
+            tenant,
+            generated_secret: generated.then_some(secret),
+        })
+    }
+
+    pub async fn list(&self) -> Result<Vec<Tenant>, TenancyError> {
+        Ok(self.store.list_tenants().await?)
+    }
+
+    /// Adds a signing secret to a tenant, optionally expiring (the grace period of a rotation).
+    pub async fn add_secret(
+        &self,
+        slug: &TenantSlug,
+        secret: &Secret,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Uuid, TenancyError> {
+        let tenant = self.tenant(slug).await?;
+        let new = NewSecret {
+            ciphertext: self.cipher.encrypt(tenant.id, secret)?,
+            not_before: None,
+            expires_at,
+        };
+        let id = self.store.add_secret(tenant.id, new).await?;
+        self.changed().await;
+        Ok(id)
+    }
+
+    pub async fn set_enabled(&self, slug: &TenantSlug, enabled: bool) -> Result<(), TenancyError> {
+        let tenant = self.tenant(slug).await?;
+        self.store.set_tenant_enabled(tenant.id, enabled).await?;
+        self.changed().await;
+        Ok(())
+    }
+
+    async fn tenant(&self, slug: &TenantSlug) -> Result<Tenant, TenancyError> {
+        self.store
+            .find_tenant_by_slug(slug.as_str())
+            .await?
+            .ok_or_else(|| TenancyError::UnknownTenant(slug.clone()))
+    }
+
+    async fn changed(&self) {
+        if let Some(registry) = &self.registry
+            && let Err(err) = registry.reload().await
+        {
+            tracing::warn!(%err, "tenant registry reload after a change failed; the next refresh retries");
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Property tests against the official `svix` crate, the reference implementation of the scheme:
+//! what svix signs verifies here, and any one-byte change fails here and in svix alike.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hookgate_verify::{HeaderLookup, Secret, SecretSet, Validity, Verifier, WebhookHeaders, sign};
+use http::{HeaderMap, HeaderValue};
+use proptest::prelude::*;
+
+const NOW: i64 = 1_700_000_000;
+
+fn svix_headers(id: &str, ts: i64, sig: &str) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    map.insert("svix-id", HeaderValue::from_str(id).unwrap());
+    map.insert(
+        "svix-timestamp",
+        HeaderValue::from_str(&ts.to_string()).unwrap(),
+    );
+    map.insert("svix-signature", HeaderValue::from_str(sig).unwrap());
+    map
+}
+
+fn ours(key: &[u8], map: &HeaderMap, body: &[u8], now: i64) -> bool {
+    let headers = WebhookHeaders::parse(|name| match map.get(name) {
+        Some(v) => HeaderLookup::Present(v.as_bytes()),
+        None => HeaderLookup::Absent,
+    });
+    let Ok(headers) = headers else { return false };
+    let mut set = SecretSet::new();
+    set.push(&Secret::from_bytes(key.to_vec()).unwrap(), Validity::ALWAYS);
+    Verifier::new(set, 300).verify(&headers, body, now).is_ok()
+}
+
+fn theirs(key: &[u8], map: &HeaderMap, body: &[u8]) -> bool {
+    // svix checks the timestamp against the wall clock, so it verifies ignoring it and the
+    // tolerance is compared separately below.
+    let wh = svix::webhooks::Webhook::from_bytes(key.to_vec()).unwrap();
+    wh.verify_ignoring_timestamp(body, map).is_ok()
+}
+
+fn key() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), Secret::MIN_LEN..=Secret::MAX_LEN)
+}
+
+fn msg_id() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9_]{1,40}"
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn what_svix_signs_verifies_here(key in key(), id in msg_id(), body in ".{0,512}", skew in -300i64..=300) {
+        let ts = NOW + skew;
+        let wh = svix::webhooks::Webhook::from_bytes(key.clone()).unwrap();
+        let sig = wh.sign(&id, ts, body.as_bytes()).unwrap();
+        // Both implementations produce the same header value.
+        prop_assert_eq!(&sig, &sign(&Secret::from_bytes(key.clone()).unwrap(), &id, ts, body.as_bytes()));
+        let map = svix_headers(&id, ts, &sig);
+        prop_assert!(ours(&key, &map, body.as_bytes(), NOW));
+        prop_assert!(theirs(&key, &map, body.as_bytes()));
+    }
+
+    #[test]
+    fn one_changed_byte_fails_in_both(
+        key in key(),
+        id in msg_id(),
+        body in proptest::collection::vec(32u8..127, 1..512),
+        part in 0usize..4,
+        pos in any::<prop::sample::Index>(),
+        flip in 1u8..=255,
+    ) {
+        let body_text = String::from_utf8(body.clone()).unwrap();
+        let wh = svix::webhooks::Webhook::from_bytes(key.clone()).unwrap();
+        let sig = wh.sign(&id, NOW, body_text.as_bytes()).unwrap();
+        let (mut id2, mut ts2, mut body2, mut sig2) = (id.clone(), NOW, body.clone(), sig.clone());
+        match part {
+            0 => {
+                // A different body byte, kept printable so svix (which signs UTF-8) can compare.
+                let i = pos.index(body2.len());
+                body2[i] = 32 + (body2[i] - 32 + (flip % 94).max(1)) % 95;
+            }
+            1 => {
+                let mut bytes = id2.into_bytes();
+                let i = pos.index(bytes.len());
+                bytes[i] = if bytes[i] == b'a' { b'b' } else { b'a' };
+                id2 = String::from_utf8(bytes).unwrap();
+            }
+            2 => ts2 = NOW + 1 + i64::from(flip % 100),
+            _ => {
+                let mut tag = STANDARD.decode(&sig["v1,".len()..]).unwrap();
+                let i = pos.index(tag.len());
+                tag[i] ^= flip;
+                sig2 = format!("v1,{}", STANDARD.encode(tag));
+            }
+        }
+        let map = svix_headers(&id2, ts2, &sig2);
+        prop_assert!(!ours(&key, &map, &body2, NOW));
+        prop_assert!(!theirs(&key, &map, &body2));
+    }
+
+    #[test]
+    fn tolerance_agrees_with_svix(key in key(), skew in -2000i64..2000) {
+        // svix uses a fixed 300 s window around its clock; here the clock is passed in.
+        let wh = svix::webhooks::Webhook::from_bytes(key.clone()).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let ts = now + skew;
+        let sig = wh.sign("msg_1", ts, b"{}").unwrap();
+        let map = svix_headers("msg_1", ts, &sig);
+        let svix_ok = wh.verify(b"{}", &map).is_ok();
+        // Stay clear of the exact edges, where a second may tick between the two checks.
+        prop_assume!((skew.abs() - 300).abs() > 2);
+        prop_assert_eq!(ours(&key, &map, b"{}", now), svix_ok);
+    }
+}

@@ -1,0 +1,21 @@
+//! hookgate's schema, one migration per file, for SQLite and PostgreSQL alike.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_create_tenants;
+mod m20261129_000002_create_tenant_secrets;
+mod m20261129_000003_create_inbox_events;
+
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261129_000001_create_tenants::Migration),
+            Box::new(m20261129_000002_create_tenant_secrets::Migration),
+            Box::new(m20261129_000003_create_inbox_events::Migration),
+        ]
+    }
+}

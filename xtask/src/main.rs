@@ -1,0 +1,31 @@
+//! hookgate's developer tasks: `cargo xtask <task>`. Dependencies stay few on purpose.
+
+mod ci;
+mod send;
+
+use anyhow::bail;
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci      rustfmt check, clippy with warnings denied, then the whole test suite
+  send    sign a Clerk event and POST it to a running hookgate:
+            cargo xtask send --url http://127.0.0.1:8080/api/webhooks/demo --secret whsec_...
+                             [--file event.json] [--id msg_...]
+";
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next();
+    let rest: Vec<String> = args.collect();
+    match task.as_deref() {
+        Some("ci") => ci::run(),
+        Some("send") => send::run(&rest),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown task `{other}`\n\n{USAGE}"),
+    }
+}
