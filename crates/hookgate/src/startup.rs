@@ -68,6 +68,14 @@ impl Application {
         self.addr.port()
     }
 
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.state.registry
+    }
+
     /// Serves until `shutdown` resolves, then drains: `/readyz` fails, the listener closes,
     /// in-flight requests finish (up to the shutdown timeout) and the pools close.
     pub async fn run_until_stopped(

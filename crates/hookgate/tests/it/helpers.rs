@@ -1,0 +1,375 @@
+//! Starting hookgate for a test: a fresh database (a SQLite file, or a PostgreSQL database of its
+//! own), the real `Application` on port 0, tenants with known secrets, and signed requests.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hookgate::{Application, Settings, telemetry};
+use hookgate_store::{InboxEvent, Store, Uuid};
+use hookgate_tenancy::{SecretCipher, Tenancy, TenantSlug};
+use hookgate_verify::{Secret, sign};
+use sea_orm::{ConnectionTrait as _, Database};
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one scenario on SQLite and on PostgreSQL, as two tests.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(crate::helpers::Backend::Sqlite).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name(crate::helpers::Backend::Postgres).await;
+            })*
+        }
+    };
+}
+pub(crate) use on_both_backends;
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    // Quiet unless asked: TEST_LOG=1 cargo test
+    if std::env::var_os("TEST_LOG").is_some() {
+        telemetry::install(telemetry::subscriber(
+            "info,hookgate=debug",
+            hookgate::settings::LogFormat::Pretty,
+            std::io::stderr,
+        ));
+    }
+});
+
+/// A database for one test, removed when dropped.
+#[derive(Debug)]
+pub enum TestDb {
+    Sqlite {
+        dir: PathBuf,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDb {
+    /// `None` when the backend is not available here (PostgreSQL without
+    /// `HOOKGATE_TEST_DATABASE_URL`); the test then says so and returns. In CI it must be set.
+    pub async fn create(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir =
+                    std::env::temp_dir().join(format!("hookgate-test-{}", Uuid::new_v4().simple()));
+                std::fs::create_dir_all(&dir).unwrap();
+                Some(Self::Sqlite { dir })
+            }
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var("HOOKGATE_TEST_DATABASE_URL") else {
+                    assert!(
+                        std::env::var_os("CI").is_none(),
+                        "HOOKGATE_TEST_DATABASE_URL must be set in CI: PostgreSQL tests cannot be skipped there"
+                    );
+                    // Straight to stderr, past the test harness's capture, so it is always seen.
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "PostgreSQL test NOT RUN (HOOKGATE_TEST_DATABASE_URL is unset): {}",
+                        std::thread::current().name().unwrap_or("?")
+                    );
+                    return None;
+                };
+                let name = format!("hookgate_test_{}", Uuid::new_v4().simple());
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .expect("connect to HOOKGATE_TEST_DATABASE_URL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                let url = PgUrl::parse(&admin_url).with_database(&name).to_string();
+                Some(Self::Postgres {
+                    admin_url,
+                    name,
+                    url,
+                })
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Self::Sqlite { dir } => format!("sqlite://{}", dir.join("hookgate.db").display()),
+            Self::Postgres { url, .. } => url.clone(),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self {
+            Self::Sqlite { dir } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Self::Postgres {
+                admin_url, name, ..
+            } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside the test's runtime; the cleanup gets a runtime of its own.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        if let Ok(admin) = Database::connect(&admin_url).await {
+                            let _ = admin
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                                ))
+                                .await;
+                            let _ = admin.close().await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// The parts of a `postgres://` URL a test rewrites.
+pub struct PgUrl {
+    userinfo: String,
+    host: String,
+    database: String,
+    query: String,
+}
+
+impl PgUrl {
+    pub fn parse(url: &str) -> Self {
+        let rest = url.split_once("://").expect("a postgres:// url").1;
+        let (userinfo, rest) = rest.rsplit_once('@').map_or(("", rest), |(u, r)| (u, r));
+        let (host, rest) = rest.split_once('/').unwrap_or((rest, ""));
+        let (database, query) = rest.split_once('?').map_or((rest, ""), |(d, q)| (d, q));
+        Self {
+            userinfo: userinfo.to_owned(),
+            host: host.to_owned(),
+            database: database.to_owned(),
+            query: query.to_owned(),
+        }
+    }
+
+    pub fn with_database(mut self, database: &str) -> Self {
+        self.database = database.to_owned();
+        self
+    }
+
+    pub fn with_host(mut self, host: &str) -> Self {
+        self.host = host.to_owned();
+        self
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+}
+
+impl std::fmt::Display for PgUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "postgres://")?;
+        if !self.userinfo.is_empty() {
+            write!(f, "{}@", self.userinfo)?;
+        }
+        write!(f, "{}/{}", self.host, self.database)?;
+        if !self.query.is_empty() {
+            write!(f, "?{}", self.query)?;
+        }
+        Ok(())
+    }
+}
+
+/// Settings for tests: the repository's own files, with short timeouts and port 0.
+pub fn settings(database_url: &str) -> Settings {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let mut settings = Settings::load_from(&dir, "development", false).unwrap();
+    settings.server.listen = "127.0.0.1:0".parse().unwrap();
+    settings.server.request_timeout_ms = 3_000;
+    settings.server.shutdown_timeout_ms = 5_000;
+    settings.ingest.store_timeout_ms = 1_000;
+    settings.database.url = hookgate::settings::Redacted::new(database_url);
+    settings.database.connect_timeout_ms = 1_000;
+    settings.database.acquire_timeout_ms = 1_000;
+    settings
+}
+
+/// A running hookgate.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    pub tenancy: Tenancy,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A tenant created for a test, with the signing secret its Clerk app would use.
+pub struct TestTenant {
+    pub id: Uuid,
+    pub secret: Secret,
+}
+
+impl TestApp {
+    pub async fn spawn(settings: &Settings) -> Self {
+        LazyLock::force(&TRACING);
+        let app = Application::build(settings)
+            .await
+            .expect("application starts");
+        let base = format!("http://{}", app.addr());
+        let store = app.store().clone();
+        let cipher = SecretCipher::new(&settings.secrets_key().unwrap());
+        let tenancy = Tenancy::new(store.clone(), cipher, Some(app.registry().clone()));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            store,
+            tenancy,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server the way SIGTERM does and waits for it to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    pub async fn tenant(&self, slug: &str) -> TestTenant {
+        let secret = Secret::from_bytes(random_bytes(24)).unwrap();
+        let created = self
+            .tenancy
+            .create(
+                &TenantSlug::parse(slug).unwrap(),
+                None,
+                Some(secret.clone()),
+            )
+            .await
+            .unwrap();
+        TestTenant {
+            id: created.tenant.id,
+            secret,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POSTs `body` to the tenant's endpoint signed with `secret`, now, with Svix's headers.
+    pub async fn deliver(
+        &self,
+        slug: &str,
+        secret: &Secret,
+        svix_id: &str,
+        body: &[u8],
+    ) -> reqwest::Response {
+        let ts = unix_now();
+        self.http
+            .post(self.url(&format!("/api/webhooks/{slug}")))
+            .header("content-type", "application/json")
+            .header("svix-id", svix_id)
+            .header("svix-timestamp", ts.to_string())
+            .header("svix-signature", sign(secret, svix_id, ts, body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn inbox(&self, tenant: &TestTenant, svix_id: &str) -> Option<InboxEvent> {
+        self.store
+            .find_inbox_event_by_svix_id(tenant.id, svix_id)
+            .await
+            .unwrap()
+    }
+
+    pub async fn inbox_count(&self, tenant: &TestTenant) -> u64 {
+        self.store.count_inbox_events(tenant.id).await.unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = &self.server {
+            server.abort();
+        }
+    }
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    // Uuid v4 draws from the operating system's random source.
+    std::iter::repeat_with(|| Uuid::new_v4().into_bytes())
+        .flatten()
+        .take(n)
+        .collect()
+}
+
+/// A `user.created` envelope as Clerk sends it, with odd spacing kept to check bytes are stored
+/// exactly as received.
+pub fn user_created(user_id: &str) -> Vec<u8> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    format!(
+        "{{\"data\": {{\"id\": \"{user_id}\", \"object\": \"user\", \"first_name\": \"Ada\",  \"last_name\": \"Lovelace\",\n\
+         \"email_addresses\": [{{\"id\": \"idn_1\", \"email_address\": \"ada@example.com\"}}], \"primary_email_address_id\": \"idn_1\",\n\
+         \"created_at\": {now_ms}, \"updated_at\": {now_ms}}},\n\
+         \"event_attributes\": {{\"http_request\": {{\"client_ip\": \"192.0.2.1\", \"user_agent\": \"Mozilla/5.0\"}}}},\n\
+         \"instance_id\": \"ins_test\", \"object\": \"event\", \"timestamp\": {now_ms}, \"type\": \"user.created\"}}"
+    )
+    .into_bytes()
+}
+
+/// Retries `f` until it returns `Some`, for up to `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = f().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

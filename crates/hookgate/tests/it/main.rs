@@ -1,0 +1,10 @@
+//! End-to-end tests: the real application on port 0, spoken to over HTTP, on SQLite and on
+//! PostgreSQL (`HOOKGATE_TEST_DATABASE_URL`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
+
+mod helpers;
+mod ingest;
+mod outage;
+mod proxy;
+mod restart;

@@ -1,0 +1,115 @@
+//! The database going away while hookgate serves: a fast 503 with Retry-After, never a 500 or a
+//! hang, `/readyz` failing, and recovery without a restart once the database is back.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait as _, Database, TransactionTrait as _};
+
+use crate::helpers::{Backend, PgUrl, TestApp, TestDb, eventually, settings, user_created};
+use crate::proxy::TcpProxy;
+
+/// The request timeout `settings()` configures; every answer must come before it.
+const REQUEST_TIMEOUT: Duration = Duration::from_millis(3_000);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cut_off_answers_503_then_recovers() {
+    let Some(db) = TestDb::create(Backend::Postgres).await else {
+        return;
+    };
+    let url = PgUrl::parse(&db.url());
+    let proxy = TcpProxy::start(url.host().to_owned()).await;
+    let through_proxy = url.with_host(&proxy.addr().to_string()).to_string();
+    let app = TestApp::spawn(&settings(&through_proxy)).await;
+    let acme = app.tenant("acme").await;
+    assert_eq!(
+        app.deliver("acme", &acme.secret, "msg_before", &user_created("u1"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    proxy.cut();
+    let started = Instant::now();
+    let during = app
+        .deliver("acme", &acme.secret, "msg_during", &user_created("u2"))
+        .await;
+    let elapsed = started.elapsed();
+    let ready = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+
+    assert_eq!(during.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(during.headers().contains_key("retry-after"));
+    assert!(elapsed < REQUEST_TIMEOUT, "answered in {elapsed:?}");
+    assert_eq!(ready, StatusCode::SERVICE_UNAVAILABLE);
+
+    proxy.restore();
+    // The sender retries the same delivery; it is stored once whatever happened to the first try.
+    let recovered = eventually(Duration::from_secs(15), || async {
+        let response = app
+            .deliver("acme", &acme.secret, "msg_during", &user_created("u2"))
+            .await;
+        (response.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    assert!(
+        recovered.is_some(),
+        "ingest recovers by itself once the database is back"
+    );
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert!(app.inbox(&acme, "msg_before").await.is_some());
+    assert!(app.inbox(&acme, "msg_during").await.is_some());
+    assert_eq!(app.inbox_count(&acme).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_locked_by_another_writer_answers_503_then_recovers() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let mut settings = settings(&db.url());
+    // The lock outlasts the ingest deadline, so ingest must give up first.
+    settings.database.sqlite_busy_timeout_ms = 2_000;
+    let app = TestApp::spawn(&settings).await;
+    let acme = app.tenant("acme").await;
+
+    let other = Database::connect(db.url()).await.unwrap();
+    let lock = other.begin().await.unwrap();
+    lock.execute_unprepared("UPDATE tenants SET name = name")
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let during = app
+        .deliver("acme", &acme.secret, "msg_locked", &user_created("u1"))
+        .await;
+    let elapsed = started.elapsed();
+    assert_eq!(during.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(during.headers().contains_key("retry-after"));
+    assert!(elapsed < REQUEST_TIMEOUT, "answered in {elapsed:?}");
+
+    lock.rollback().await.unwrap();
+    let recovered = eventually(Duration::from_secs(15), || async {
+        let response = app
+            .deliver("acme", &acme.secret, "msg_locked", &user_created("u1"))
+            .await;
+        (response.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    assert!(
+        recovered.is_some(),
+        "ingest recovers once the lock is released"
+    );
+    assert_eq!(app.inbox_count(&acme).await, 1);
+}
