@@ -30,6 +30,7 @@ pub struct Settings {
 pub struct ServerSettings {
     pub listen: SocketAddr,
     pub request_timeout_ms: u64,
+    pub body_idle_timeout_ms: u64,
     pub shutdown_timeout_ms: u64,
 }
 
@@ -152,6 +153,9 @@ impl Settings {
             bail!(
                 "invalid settings: server.request_timeout_ms must be greater than ingest.store_timeout_ms (> 0)"
             );
+        }
+        if self.server.body_idle_timeout_ms == 0 {
+            bail!("invalid settings: server.body_idle_timeout_ms must be positive");
         }
         if self.tenancy.refresh_interval_ms == 0 {
             bail!("invalid settings: tenancy.refresh_interval_ms must be positive");

@@ -47,6 +47,7 @@ impl Application {
             ingest: IngestSettings {
                 store_timeout: Duration::from_millis(settings.ingest.store_timeout_ms),
                 request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
+                body_idle_timeout: Duration::from_millis(settings.server.body_idle_timeout_ms),
                 retry_after_secs: settings.ingest.retry_after_secs,
             },
             readiness: Readiness::default(),

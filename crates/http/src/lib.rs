@@ -23,5 +23,5 @@ pub fn router(state: AppState) -> Router {
         // Class `admin` (`/admin/v1`) and class `tenant` (`/v1`) mount here, each behind its own
         // authentication layer.
         .fallback(error::not_found);
-    middleware::apply(routes, state.ingest.request_timeout).with_state(state)
+    middleware::apply(routes, &state.ingest).with_state(state)
 }

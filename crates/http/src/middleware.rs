@@ -1,7 +1,5 @@
 //! The middleware every request passes through, outermost first.
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::http::{HeaderName, Request, Response, StatusCode, header};
 use axum::response::IntoResponse as _;
@@ -14,7 +12,7 @@ use tower_http::trace::TraceLayer;
 
 use axum::Router;
 
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, IngestSettings};
 
 /// Headers whose values are credentials: marked sensitive so no layer logs them.
 pub(crate) const SENSITIVE_HEADERS: [HeaderName; 3] = [
@@ -23,7 +21,7 @@ pub(crate) const SENSITIVE_HEADERS: [HeaderName; 3] = [
     HeaderName::from_static("webhook-signature"),
 ];
 
-pub(crate) fn apply(router: Router<AppState>, request_timeout: Duration) -> Router<AppState> {
+pub(crate) fn apply(router: Router<AppState>, limits: &IngestSettings) -> Router<AppState> {
     router.layer(
         ServiceBuilder::new()
             .sensitive_request_headers(SENSITIVE_HEADERS.into())
@@ -50,10 +48,10 @@ pub(crate) fn apply(router: Router<AppState>, request_timeout: Duration) -> Rout
             // Whatever happens inside, the client has an answer before Svix gives up (15 s).
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
-                request_timeout,
+                limits.request_timeout,
             ))
             // A client that trickles its body is cut off instead of holding a connection.
-            .layer(RequestBodyTimeoutLayer::new(request_timeout)),
+            .layer(RequestBodyTimeoutLayer::new(limits.body_idle_timeout)),
     )
 }
 

@@ -21,6 +21,8 @@ pub struct IngestSettings {
     pub store_timeout: Duration,
     /// Upper bound for a whole request, body read included.
     pub request_timeout: Duration,
+    /// Longest pause allowed between two pieces of a request body.
+    pub body_idle_timeout: Duration,
     /// `Retry-After` sent with 503 answers, in seconds.
     pub retry_after_secs: u64,
 }

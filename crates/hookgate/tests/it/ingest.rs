@@ -439,6 +439,33 @@ async fn bodies_over_the_limit_are_413(backend: Backend) {
     assert_eq!(app.inbox_count(&acme).await, 1);
 }
 
+#[tokio::test]
+async fn a_stalled_body_is_answered_408() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let app = TestApp::spawn(&settings(&db.url())).await;
+    let acme = app.tenant("acme").await;
+    let ts = unix_now();
+    let body = user_created("u1");
+    let sig = sign(&acme.secret, "msg_slow", ts, &body);
+    let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/webhooks/acme HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nsvix-id: msg_slow\r\n\
+         svix-timestamp: {ts}\r\nsvix-signature: {sig}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..10]).await.unwrap();
+    // ...and nothing more: the server gives up after `server.body_idle_timeout_ms`.
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("body_timeout"), "{response}");
+    assert_eq!(app.inbox_count(&acme).await, 0);
+}
+
 async fn a_verified_body_that_is_not_an_envelope_is_stored_dead(backend: Backend) {
     let Some((_db, app)) = app(backend).await else {
         return;
