@@ -44,16 +44,8 @@ impl MigrationTrait for Migration {
                             .not_null(),
                     )
                     // NULL when the verified body was not a Clerk envelope (such rows are dead).
-                    .col(
-                        ColumnDef::new(InboxEvents::EventType)
-                            .string_len(200)
-                            .null(),
-                    )
-                    .col(
-                        ColumnDef::new(InboxEvents::InstanceId)
-                            .string_len(200)
-                            .null(),
-                    )
+                    .col(ColumnDef::new(InboxEvents::EventType).text().null())
+                    .col(ColumnDef::new(InboxEvents::InstanceId).text().null())
                     .col(
                         ColumnDef::new(InboxEvents::EventTimestampMs)
                             .big_integer()

@@ -25,6 +25,17 @@ pub enum EnvelopeError {
     EmptyType,
     #[error("envelope field `timestamp` is negative")]
     NegativeTimestamp,
+    #[error(
+        "envelope field `{0}` is longer than {MAX_NAME_LEN} characters or holds control characters"
+    )]
+    InvalidText(&'static str),
+}
+
+/// Longest event type or instance id accepted; Clerk's are under 50 characters.
+pub const MAX_NAME_LEN: usize = 200;
+
+fn plain_text(value: &str) -> bool {
+    value.chars().count() <= MAX_NAME_LEN && !value.chars().any(char::is_control)
 }
 
 #[derive(Deserialize)]
@@ -48,6 +59,16 @@ impl<'a> Envelope<'a> {
         let wire: Wire<'a> = serde_json::from_slice(body)?;
         if wire.event_type.trim().is_empty() {
             return Err(EnvelopeError::EmptyType);
+        }
+        if !plain_text(&wire.event_type) {
+            return Err(EnvelopeError::InvalidText("type"));
+        }
+        if wire
+            .instance_id
+            .as_deref()
+            .is_some_and(|id| !plain_text(id))
+        {
+            return Err(EnvelopeError::InvalidText("instance_id"));
         }
         if wire.timestamp < 0 {
             return Err(EnvelopeError::NegativeTimestamp);
@@ -107,6 +128,8 @@ mod tests {
             br#"{"data":{},"object":"event","type":"","timestamp":1}"#,
             br#"{"data":{},"object":"event","type":"user.created","timestamp":-1}"#,
             br#"{"data":{},"object":"event","type":"user.created","timestamp":"soon"}"#,
+            br#"{"data":{},"object":"event","type":"user.\u0000created","timestamp":1}"#,
+            br#"{"data":{},"object":"event","type":"user.created","instance_id":"ins\n","timestamp":1}"#,
             b"\xff\xfe",
         ] {
             assert!(

@@ -65,6 +65,10 @@ pub enum SecretCommand {
         /// Stop accepting this secret after this long (`90s`, `30m`, `24h`, `7d`).
         #[arg(long, value_parser = parse_duration)]
         expires_in: Option<Duration>,
+        /// Rotation: stop accepting the tenant's other secrets after this long (`24h` matches
+        /// the window in which Svix signs with both the old and the new secret).
+        #[arg(long, value_parser = parse_duration)]
+        retire_others_in: Option<Duration>,
     },
 }
 
@@ -133,16 +137,20 @@ async fn tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<(
             slug,
             secret,
             expires_in,
+            retire_others_in,
         }) => {
             let secret = parse_secret(&secret)?;
-            let expires_at = expires_in
-                .map(|d| chrono::Duration::from_std(d).map(|d| chrono::Utc::now() + d))
-                .transpose()
-                .context("--expires-in is too long")?;
-            let id = tenancy.add_secret(&slug, &secret, expires_at).await?;
+            let expires_at = from_now(expires_in).context("--expires-in is too long")?;
+            let retire_at = from_now(retire_others_in).context("--retire-others-in is too long")?;
+            let id = tenancy
+                .add_secret(&slug, &secret, expires_at, retire_at)
+                .await?;
             match expires_at {
                 Some(at) => println!("added signing secret {id} to {slug}, valid until {at}"),
                 None => println!("added signing secret {id} to {slug}"),
+            }
+            if let Some(at) = retire_at {
+                println!("the other signing secrets of {slug} stop verifying at {at}");
             }
             Ok(())
         }
@@ -159,6 +167,17 @@ async fn tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<(
     };
     store.close().await;
     result
+}
+
+fn from_now(duration: Option<Duration>) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    duration
+        .map(|d| {
+            chrono::Duration::from_std(d)
+                .ok()
+                .and_then(|d| chrono::Utc::now().checked_add_signed(d))
+                .context("the time would be past the year 262143")
+        })
+        .transpose()
 }
 
 fn parse_secret(text: &str) -> anyhow::Result<Secret> {

@@ -10,6 +10,6 @@ async fn main() -> anyhow::Result<()> {
         &settings.log.level,
         settings.log.format,
         std::io::stderr,
-    ));
+    )?);
     cli::run(cli, settings).await
 }

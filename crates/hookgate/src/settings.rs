@@ -31,6 +31,7 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     pub request_timeout_ms: u64,
     pub body_idle_timeout_ms: u64,
+    pub drain_delay_ms: u64,
     pub shutdown_timeout_ms: u64,
 }
 
@@ -160,6 +161,8 @@ impl Settings {
         if self.tenancy.refresh_interval_ms == 0 {
             bail!("invalid settings: tenancy.refresh_interval_ms must be positive");
         }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|err| anyhow::anyhow!("invalid settings: log.level: {err}"))?;
         self.secrets_key()?;
         Ok(())
     }

@@ -18,6 +18,7 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     state: AppState,
+    drain_delay: Duration,
     shutdown_timeout: Duration,
     refresh_interval: Duration,
 }
@@ -56,6 +57,7 @@ impl Application {
             listener,
             addr,
             state,
+            drain_delay: Duration::from_millis(settings.server.drain_delay_ms),
             shutdown_timeout: Duration::from_millis(settings.server.shutdown_timeout_ms),
             refresh_interval: Duration::from_millis(settings.tenancy.refresh_interval_ms),
         })
@@ -77,8 +79,9 @@ impl Application {
         &self.state.registry
     }
 
-    /// Serves until `shutdown` resolves, then drains: `/readyz` fails, the listener closes,
-    /// in-flight requests finish (up to the shutdown timeout) and the pools close.
+    /// Serves until `shutdown` resolves, then drains: `/readyz` fails at once, the listener
+    /// closes after `server.drain_delay_ms`, in-flight requests finish (up to
+    /// `server.shutdown_timeout_ms`), the registry refresh stops and the pools close.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -87,48 +90,56 @@ impl Application {
             listener,
             addr,
             state,
+            drain_delay,
             shutdown_timeout,
             refresh_interval,
         } = self;
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let (stop_tx, mut stop_rx) = watch::channel(false);
 
         let registry = state.registry.clone();
-        let mut refresh_stop = stop_rx.clone();
-        let refresh = tokio::spawn(async move {
-            registry
-                .refresh_until(refresh_interval, async move {
-                    let _ = refresh_stop.wait_for(|stop| *stop).await;
-                })
-                .await;
-        });
+        let refresh = tokio::spawn(async move { registry.refresh_every(refresh_interval).await });
 
         let readiness = state.readiness.clone();
         let store = state.store.clone();
-        let mut serve_stop = stop_rx.clone();
         let app = hookgate_http::router(state);
         tracing::info!(%addr, "hookgate listening");
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = serve_stop.wait_for(|stop| *stop).await;
+            let _ = stop_rx.wait_for(|stop| *stop).await;
         });
         let mut server = std::pin::pin!(server.into_future());
 
-        tokio::select! {
-            result = &mut server => result.context("server failed")?,
+        let result = tokio::select! {
+            result = &mut server => result.context("server failed"),
             () = shutdown => {
-                tracing::info!("shutting down: draining in-flight requests");
+                tracing::info!(?drain_delay, "shutting down: /readyz now fails");
                 readiness.start_draining();
-                let _ = stop_tx.send(true);
-                match tokio::time::timeout(shutdown_timeout, &mut server).await {
-                    Ok(result) => result.context("server failed while draining")?,
-                    Err(_) => tracing::warn!(?shutdown_timeout, "requests still in flight at the shutdown deadline"),
+                // Keep serving while load balancers notice, then stop accepting.
+                let drained_early = tokio::select! {
+                    result = &mut server => Some(result.context("server failed while draining")),
+                    () = tokio::time::sleep(drain_delay) => None,
+                };
+                match drained_early {
+                    Some(result) => result,
+                    None => {
+                        tracing::info!("closing the listener; finishing in-flight requests");
+                        let _ = stop_tx.send(true);
+                        match tokio::time::timeout(shutdown_timeout, &mut server).await {
+                            Ok(result) => result.context("server failed while draining"),
+                            Err(_) => {
+                                tracing::warn!(?shutdown_timeout, "requests still in flight at the shutdown deadline");
+                                Ok(())
+                            }
+                        }
+                    }
                 }
             }
-        }
-        let _ = stop_tx.send(true);
+        };
+        // A reload stuck on an unresponsive database must not hold shutdown up.
+        refresh.abort();
         let _ = refresh.await;
         store.close().await;
         tracing::info!("hookgate stopped");
-        Ok(())
+        result
     }
 }
 

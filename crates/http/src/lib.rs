@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(public::router())
         // Class `admin` (`/admin/v1`) and class `tenant` (`/v1`) mount here, each behind its own
         // authentication layer.
-        .fallback(error::not_found);
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed);
     middleware::apply(routes, &state.ingest).with_state(state)
 }

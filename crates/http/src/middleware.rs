@@ -3,14 +3,17 @@
 use axum::body::Body;
 use axum::http::{HeaderName, Request, Response, StatusCode, header};
 use axum::response::IntoResponse as _;
+use tower::BoxError;
 use tower::ServiceBuilder;
+use tower::timeout::TimeoutLayer;
 use tower_http::ServiceBuilderExt as _;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::MakeRequestUuid;
-use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 
 use crate::{ApiError, AppState, IngestSettings};
 
@@ -22,6 +25,7 @@ pub(crate) const SENSITIVE_HEADERS: [HeaderName; 3] = [
 ];
 
 pub(crate) fn apply(router: Router<AppState>, limits: &IngestSettings) -> Router<AppState> {
+    let retry_after = limits.retry_after_secs;
     router.layer(
         ServiceBuilder::new()
             .sensitive_request_headers(SENSITIVE_HEADERS.into())
@@ -45,11 +49,12 @@ pub(crate) fn apply(router: Router<AppState>, limits: &IngestSettings) -> Router
             )
             .propagate_x_request_id()
             .layer(CatchPanicLayer::custom(|_| panic_response()))
-            // Whatever happens inside, the client has an answer before Svix gives up (15 s).
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                limits.request_timeout,
-            ))
+            // Whatever happens inside, the client has an answer before Svix gives up (15 s):
+            // a JSON 503 with Retry-After, like every other "try again later".
+            .layer(HandleErrorLayer::new(move |_: BoxError| async move {
+                ApiError::unavailable("the request took too long, retry later", retry_after)
+            }))
+            .layer(TimeoutLayer::new(limits.request_timeout))
             // A client that trickles its body is cut off instead of holding a connection.
             .layer(RequestBodyTimeoutLayer::new(limits.body_idle_timeout)),
     )

@@ -59,7 +59,7 @@ impl Store {
             next_attempt_at: Set(next_attempt_at),
             lease_owner: Set(None),
             lease_until: Set(None),
-            last_error: Set(event.invalid),
+            last_error: Set(event.invalid.as_deref().map(storable_text)),
         })
         .on_conflict_do_nothing_on([inbox_event::Column::TenantId, inbox_event::Column::SvixId])
         .exec_without_returning(&self.writer)
@@ -113,5 +113,31 @@ impl Store {
             .filter(inbox_event::Column::TenantId.eq(tenant_id))
             .count(&self.reader)
             .await?)
+    }
+}
+
+/// Longest error text kept in `last_error`.
+const MAX_ERROR_LEN: usize = 2000;
+
+/// Error text as every backend can store it: PostgreSQL refuses NUL in text, and a message that
+/// quotes a hostile body should not grow without bound.
+pub(crate) fn storable_text(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c != '\0')
+        .take(MAX_ERROR_LEN)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_text_loses_nul_and_is_bounded() {
+        assert_eq!(storable_text("a\0b"), "ab");
+        assert_eq!(
+            storable_text(&"é".repeat(5000)).chars().count(),
+            MAX_ERROR_LEN
+        );
     }
 }

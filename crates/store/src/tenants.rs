@@ -108,8 +108,33 @@ impl Store {
         Ok(())
     }
 
-    pub async fn add_secret(&self, tenant_id: Uuid, secret: NewSecret) -> Result<Uuid, StoreError> {
-        insert_secret(&self.writer, tenant_id, secret).await
+    /// Adds a secret. With `retire_others_at`, every other secret of the tenant that would
+    /// outlive that time expires then instead: the grace period of a rotation. One transaction.
+    pub async fn add_secret(
+        &self,
+        tenant_id: Uuid,
+        secret: NewSecret,
+        retire_others_at: Option<DateTime<Utc>>,
+    ) -> Result<Uuid, StoreError> {
+        use sea_orm::TransactionTrait as _;
+        use sea_orm::sea_query::Condition;
+        let txn = self.writer.begin().await?;
+        let id = insert_secret(&txn, tenant_id, secret).await?;
+        if let Some(at) = retire_others_at {
+            tenant_secret::Entity::update_many()
+                .col_expr(tenant_secret::Column::ExpiresAt, Some(at).into())
+                .filter(tenant_secret::Column::TenantId.eq(tenant_id))
+                .filter(tenant_secret::Column::Id.ne(id))
+                .filter(
+                    Condition::any()
+                        .add(tenant_secret::Column::ExpiresAt.is_null())
+                        .add(tenant_secret::Column::ExpiresAt.gt(at)),
+                )
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(id)
     }
 
     /// The secrets of one tenant, oldest first.

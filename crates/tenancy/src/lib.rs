@@ -7,6 +7,8 @@ mod service;
 mod slug;
 
 pub use cipher::{CipherError, SecretCipher, SecretsKey, SecretsKeyError};
-pub use registry::{Registry, TenantDefaults, TenantEntry};
+pub use registry::{Loaded, Registry, RegistryError, TenantDefaults, TenantEntry};
+// What the HTTP layer needs to verify a delivery with a tenant's verifier.
+pub use hookgate_verify::{HeaderError, HeaderLookup, VerifyError, WebhookHeaders};
 pub use service::{CreatedTenant, Tenancy, TenancyError};
 pub use slug::{TenantSlug, TenantSlugError};

@@ -2,11 +2,25 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use arc_swap::ArcSwap;
 use hookgate_store::{Store, StoreError, Uuid};
 use hookgate_verify::{SecretSet, Validity, Verifier};
 
 use crate::{SecretCipher, TenantSlug};
+
+/// Why the registry could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "none of the {0} stored signing secrets decrypts with the configured secrets.key; \
+         is it the key they were stored with?"
+    )]
+    WrongKey(usize),
+}
 
 /// Limits that apply to a tenant unless it overrides them.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +41,13 @@ pub struct TenantEntry {
 
 type Snapshot = HashMap<TenantSlug, Arc<TenantEntry>>;
 
+/// What one reload read.
+#[derive(Debug, Clone, Copy)]
+pub struct Loaded {
+    pub secrets: usize,
+    pub undecryptable: usize,
+}
+
 /// Slug → tenant, read without locks or database round trips.
 ///
 /// The whole map is rebuilt from the database and swapped in atomically: readers see either the
@@ -34,26 +55,40 @@ type Snapshot = HashMap<TenantSlug, Arc<TenantEntry>>;
 #[derive(Debug, Clone)]
 pub struct Registry {
     snapshot: Arc<ArcSwap<Snapshot>>,
+    // One reload at a time, so an older read can never be swapped in over a newer one.
+    reloading: Arc<tokio::sync::Mutex<()>>,
+    undecryptable: Arc<AtomicUsize>,
     store: Store,
     cipher: SecretCipher,
     defaults: TenantDefaults,
 }
 
 impl Registry {
-    /// A registry loaded from the store.
+    /// A registry loaded from the store. Fails when secrets exist and not one of them decrypts:
+    /// that is a wrong `secrets.key`, and serving would answer every delivery 401.
     pub async fn load(
         store: Store,
         cipher: SecretCipher,
         defaults: TenantDefaults,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Self, RegistryError> {
         let registry = Self {
             snapshot: Arc::new(ArcSwap::from_pointee(Snapshot::new())),
+            reloading: Arc::default(),
+            undecryptable: Arc::default(),
             store,
             cipher,
             defaults,
         };
-        registry.reload().await?;
+        let loaded = registry.reload().await?;
+        if loaded.secrets > 0 && loaded.undecryptable == loaded.secrets {
+            return Err(RegistryError::WrongKey(loaded.secrets));
+        }
         Ok(registry)
+    }
+
+    /// How many stored secrets the last reload could not decrypt (and so left out).
+    pub fn undecryptable_secrets(&self) -> usize {
+        self.undecryptable.load(Ordering::Relaxed)
     }
 
     pub fn get(&self, slug: &TenantSlug) -> Option<Arc<TenantEntry>> {
@@ -70,9 +105,14 @@ impl Registry {
 
     /// Rebuilds the snapshot from the database. A secret that does not decrypt is left out
     /// (and logged), so one bad row cannot take every tenant down.
-    pub async fn reload(&self) -> Result<(), StoreError> {
+    pub async fn reload(&self) -> Result<Loaded, StoreError> {
+        let _one_at_a_time = self.reloading.lock().await;
         let tenants = self.store.list_tenants().await?;
         let secrets = self.store.all_tenant_secrets().await?;
+        let mut loaded = Loaded {
+            secrets: secrets.len(),
+            undecryptable: 0,
+        };
         let mut sets: HashMap<Uuid, SecretSet> = HashMap::new();
         for row in secrets {
             match self.cipher.decrypt(row.tenant_id, &row.ciphertext) {
@@ -86,6 +126,7 @@ impl Registry {
                         .push(&secret, validity);
                 }
                 Err(err) => {
+                    loaded.undecryptable += 1;
                     tracing::error!(tenant_id = %row.tenant_id, secret_id = %row.id, %err, "signing secret skipped");
                 }
             }
@@ -113,23 +154,21 @@ impl Registry {
             next.insert(slug, Arc::new(entry));
         }
         self.snapshot.store(Arc::new(next));
-        Ok(())
+        self.undecryptable
+            .store(loaded.undecryptable, Ordering::Relaxed);
+        Ok(loaded)
     }
 
-    /// Reloads every `interval` until `stop` resolves. A failed reload keeps the last snapshot.
-    pub async fn refresh_until(&self, interval: Duration, stop: impl Future<Output = ()>) {
+    /// Reloads every `interval`, for as long as the task running it lives (the server aborts
+    /// it at shutdown). A failed reload keeps the last snapshot.
+    pub async fn refresh_every(&self, interval: Duration) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
-        tokio::pin!(stop);
         loop {
-            tokio::select! {
-                () = &mut stop => return,
-                _ = ticker.tick() => {
-                    if let Err(err) = self.reload().await {
-                        tracing::warn!(%err, "tenant registry refresh failed; keeping the last snapshot");
-                    }
-                }
+            ticker.tick().await;
+            if let Err(err) = self.reload().await {
+                tracing::warn!(%err, "tenant registry refresh failed; keeping the last snapshot");
             }
         }
     }

@@ -96,12 +96,15 @@ impl Tenancy {
         Ok(self.store.list_tenants().await?)
     }
 
-    /// Adds a signing secret to a tenant, optionally expiring (the grace period of a rotation).
+    /// Adds a signing secret to a tenant. `expires_at` limits the new secret itself;
+    /// `retire_others_at` makes the tenant's other secrets stop verifying at that time (a
+    /// rotation: the old secret keeps working through the grace period, then never again).
     pub async fn add_secret(
         &self,
         slug: &TenantSlug,
         secret: &Secret,
         expires_at: Option<DateTime<Utc>>,
+        retire_others_at: Option<DateTime<Utc>>,
     ) -> Result<Uuid, TenancyError> {
         let tenant = self.tenant(slug).await?;
         let new = NewSecret {
@@ -109,7 +112,10 @@ impl Tenancy {
             not_before: None,
             expires_at,
         };
-        let id = self.store.add_secret(tenant.id, new).await?;
+        let id = self
+            .store
+            .add_secret(tenant.id, new, retire_others_at)
+            .await?;
         self.changed().await;
         Ok(id)
     }

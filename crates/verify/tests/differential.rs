@@ -12,13 +12,18 @@ use proptest::prelude::*;
 const NOW: i64 = 1_700_000_000;
 
 fn svix_headers(id: &str, ts: i64, sig: &str) -> HeaderMap {
+    headers_of("svix", id, ts, sig)
+}
+
+fn headers_of(family: &str, id: &str, ts: i64, sig: &str) -> HeaderMap {
     let mut map = HeaderMap::new();
-    map.insert("svix-id", HeaderValue::from_str(id).unwrap());
+    let name = |suffix: &str| http::HeaderName::try_from(format!("{family}-{suffix}")).unwrap();
+    map.insert(name("id"), HeaderValue::from_str(id).unwrap());
     map.insert(
-        "svix-timestamp",
+        name("timestamp"),
         HeaderValue::from_str(&ts.to_string()).unwrap(),
     );
-    map.insert("svix-signature", HeaderValue::from_str(sig).unwrap());
+    map.insert(name("signature"), HeaderValue::from_str(sig).unwrap());
     map
 }
 
@@ -58,9 +63,11 @@ proptest! {
         let sig = wh.sign(&id, ts, body.as_bytes()).unwrap();
         // Both implementations produce the same header value.
         prop_assert_eq!(&sig, &sign(&Secret::from_bytes(key.clone()).unwrap(), &id, ts, body.as_bytes()));
-        let map = svix_headers(&id, ts, &sig);
-        prop_assert!(ours(&key, &map, body.as_bytes(), NOW));
-        prop_assert!(theirs(&key, &map, body.as_bytes()));
+        for family in ["svix", "webhook"] {
+            let map = headers_of(family, &id, ts, &sig);
+            prop_assert!(ours(&key, &map, body.as_bytes(), NOW), "{}", family);
+            prop_assert!(theirs(&key, &map, body.as_bytes()), "{}", family);
+        }
     }
 
     #[test]

@@ -41,11 +41,14 @@ pub(crate) use on_both_backends;
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     // Quiet unless asked: TEST_LOG=1 cargo test
     if std::env::var_os("TEST_LOG").is_some() {
-        telemetry::install(telemetry::subscriber(
-            "info,hookgate=debug",
-            hookgate::settings::LogFormat::Pretty,
-            std::io::stderr,
-        ));
+        telemetry::install(
+            telemetry::subscriber(
+                "info,hookgate=debug",
+                hookgate::settings::LogFormat::Pretty,
+                std::io::stderr,
+            )
+            .unwrap(),
+        );
     }
 });
 

@@ -164,56 +164,87 @@ async fn rotated_out_secret_fails_after_expiry_while_the_new_one_passes(backend:
     let Some((_db, app)) = app(backend).await else {
         return;
     };
-    let acme = app.tenant("acme").await;
-    let slug = TenantSlug::parse("acme").unwrap();
-    let expired = Secret::from_bytes(random_bytes(24)).unwrap();
-    let in_grace = Secret::from_bytes(random_bytes(32)).unwrap();
-    app.tenancy
-        .add_secret(
-            &slug,
-            &expired,
-            Some(Utc::now() - chrono::Duration::seconds(1)),
-        )
-        .await
-        .unwrap();
-    app.tenancy
-        .add_secret(
-            &slug,
-            &in_grace,
-            Some(Utc::now() + chrono::Duration::hours(24)),
-        )
-        .await
-        .unwrap();
     let body = user_created("user_1");
+    let new_secret = || Secret::from_bytes(random_bytes(24)).unwrap();
 
-    let old = app
-        .deliver("acme", &expired, "msg_old", &body)
+    // Rotation in progress: the old secret is still inside its grace period.
+    let acme = app.tenant("acme").await;
+    let acme_new = new_secret();
+    let grace_ends = Utc::now() + chrono::Duration::hours(24);
+    app.tenancy
+        .add_secret(
+            &TenantSlug::parse("acme").unwrap(),
+            &acme_new,
+            None,
+            Some(grace_ends),
+        )
+        .await
+        .unwrap();
+    let old_in_grace = app
+        .deliver("acme", &acme.secret, "msg_old", &body)
         .await
         .status();
-    let grace = app
-        .deliver("acme", &in_grace, "msg_grace", &body)
-        .await
-        .status();
-    let new = app
-        .deliver("acme", &acme.secret, "msg_new", &body)
+    let new_in_grace = app
+        .deliver("acme", &acme_new, "msg_new", &body)
         .await
         .status();
 
-    assert_eq!(old, StatusCode::UNAUTHORIZED);
-    assert_eq!(grace, StatusCode::OK);
-    assert_eq!(new, StatusCode::OK);
-    assert!(app.inbox(&acme, "msg_old").await.is_none());
+    // Rotation over: the grace period has ended.
+    let globex = app.tenant("globex").await;
+    let globex_new = new_secret();
+    let grace_ended = Utc::now() - chrono::Duration::seconds(1);
+    app.tenancy
+        .add_secret(
+            &TenantSlug::parse("globex").unwrap(),
+            &globex_new,
+            None,
+            Some(grace_ended),
+        )
+        .await
+        .unwrap();
+    let old_after = app
+        .deliver("globex", &globex.secret, "msg_old", &body)
+        .await
+        .status();
+    let new_after = app
+        .deliver("globex", &globex_new, "msg_new", &body)
+        .await
+        .status();
+
+    // A secret added with its own expiry stops verifying after it.
+    let expired = new_secret();
+    app.tenancy
+        .add_secret(
+            &TenantSlug::parse("globex").unwrap(),
+            &expired,
+            Some(grace_ended),
+            None,
+        )
+        .await
+        .unwrap();
+    let expired_status = app
+        .deliver("globex", &expired, "msg_expired", &body)
+        .await
+        .status();
+
+    assert_eq!(old_in_grace, StatusCode::OK);
+    assert_eq!(new_in_grace, StatusCode::OK);
+    assert_eq!(old_after, StatusCode::UNAUTHORIZED);
+    assert_eq!(new_after, StatusCode::OK);
+    assert_eq!(expired_status, StatusCode::UNAUTHORIZED);
+    assert!(app.inbox(&globex, "msg_old").await.is_none());
+    assert_eq!(app.inbox_count(&globex).await, 1);
 
     // During a rotation Svix signs with both secrets; one valid entry is enough.
     let ts = unix_now();
     let both = format!(
         "{} {}",
-        sign(&expired, "msg_both", ts, &body),
-        sign(&acme.secret, "msg_both", ts, &body)
+        sign(&globex.secret, "msg_both", ts, &body),
+        sign(&globex_new, "msg_both", ts, &body)
     );
     let status = app
         .http
-        .post(app.url("/api/webhooks/acme"))
+        .post(app.url("/api/webhooks/globex"))
         .header("svix-id", "msg_both")
         .header("svix-timestamp", ts.to_string())
         .header("svix-signature", both)
@@ -312,16 +343,16 @@ async fn failed_checks_are_401(backend: Backend) {
         .unwrap();
     let stale = post(
         "m2",
-        now - 301,
-        sign(&acme.secret, "m2", now - 301, &body),
+        now - 310,
+        sign(&acme.secret, "m2", now - 310, &body),
         body.clone(),
     )
     .await
     .unwrap();
     let future = post(
         "m3",
-        now + 301,
-        sign(&acme.secret, "m3", now + 301, &body),
+        now + 310,
+        sign(&acme.secret, "m3", now + 310, &body),
         body.clone(),
     )
     .await
@@ -466,6 +497,67 @@ async fn a_stalled_body_is_answered_408() {
     assert_eq!(app.inbox_count(&acme).await, 0);
 }
 
+#[tokio::test]
+async fn a_request_over_the_deadline_gets_a_json_503() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let app = TestApp::spawn(&settings(&db.url())).await;
+    let acme = app.tenant("acme").await;
+    let ts = unix_now();
+    let body = user_created("u1");
+    let sig = sign(&acme.secret, "msg_trickle", ts, &body);
+    let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/webhooks/acme HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nsvix-id: msg_trickle\r\n\
+         svix-timestamp: {ts}\r\nsvix-signature: {sig}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // A byte every 400 ms never trips the 1 s idle timeout, but the whole request outlasts the
+    // 3 s request timeout.
+    for byte in body.iter().take(20) {
+        if stream.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    }
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let response = String::from_utf8_lossy(&response).to_lowercase();
+    assert!(response.starts_with("http/1.1 503"), "{response}");
+    assert!(response.contains("retry-after: 5"), "{response}");
+    assert!(response.contains(r#""code":"unavailable""#), "{response}");
+    assert_eq!(app.inbox_count(&acme).await, 0);
+}
+
+#[tokio::test]
+async fn undecodable_slugs_and_wrong_methods_get_json_errors() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let app = TestApp::spawn(&settings(&db.url())).await;
+
+    let bad_escape = app
+        .http
+        .post(app.url("/api/webhooks/%FF"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let get = app
+        .http
+        .get(app.url("/api/webhooks/acme"))
+        .send()
+        .await
+        .unwrap();
+
+    let (status, answer) = json(bad_escape).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(answer["error"]["code"], "unknown_tenant");
+    let (status, answer) = json(get).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(answer["error"]["code"], "method_not_allowed");
+}
+
 async fn a_verified_body_that_is_not_an_envelope_is_stored_dead(backend: Backend) {
     let Some((_db, app)) = app(backend).await else {
         return;
@@ -487,6 +579,25 @@ async fn a_verified_body_that_is_not_an_envelope_is_stored_dead(backend: Backend
             .contains("not a JSON Clerk event envelope")
     );
     assert_eq!(stored.event_type, None);
+
+    // Text PostgreSQL cannot store (NUL) or oversized names are not an envelope either, and are
+    // kept as dead too rather than failing the insert forever.
+    let nul_type = br#"{"data":{},"object":"event","type":"user.\u0000created","timestamp":1}"#;
+    let long_instance = format!(
+        r#"{{"data":{{}},"object":"event","type":"user.created","instance_id":"{}","timestamp":1}}"#,
+        "i".repeat(5000)
+    );
+    for (id, body) in [
+        ("msg_nul", nul_type.to_vec()),
+        ("msg_long", long_instance.into_bytes()),
+    ] {
+        let (status, answer) = json(app.deliver("acme", &acme.secret, id, &body).await).await;
+        assert_eq!(status, StatusCode::OK, "{id}");
+        assert_eq!(answer["status"], "accepted", "{id}");
+        let stored = app.inbox(&acme, id).await.unwrap();
+        assert_eq!(stored.status, InboxStatus::Dead, "{id}");
+        assert_eq!(stored.body, body, "{id}");
+    }
 }
 
 async fn health_and_request_ids(backend: Backend) {

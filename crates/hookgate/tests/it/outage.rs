@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use hookgate_verify::Secret;
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait as _, Database, TransactionTrait as _};
 
@@ -50,15 +51,9 @@ async fn postgres_cut_off_answers_503_then_recovers() {
 
     proxy.restore();
     // The sender retries the same delivery; it is stored once whatever happened to the first try.
-    let recovered = eventually(Duration::from_secs(15), || async {
-        let response = app
-            .deliver("acme", &acme.secret, "msg_during", &user_created("u2"))
-            .await;
-        (response.status() == StatusCode::OK).then_some(())
-    })
-    .await;
+    let recovered = redeliver_until_ok(&app, &acme.secret, "msg_during", &user_created("u2")).await;
     assert!(
-        recovered.is_some(),
+        recovered,
         "ingest recovers by itself once the database is back"
     );
     assert_eq!(
@@ -100,16 +95,17 @@ async fn sqlite_locked_by_another_writer_answers_503_then_recovers() {
     assert!(elapsed < REQUEST_TIMEOUT, "answered in {elapsed:?}");
 
     lock.rollback().await.unwrap();
-    let recovered = eventually(Duration::from_secs(15), || async {
-        let response = app
-            .deliver("acme", &acme.secret, "msg_locked", &user_created("u1"))
-            .await;
+    let recovered = redeliver_until_ok(&app, &acme.secret, "msg_locked", &user_created("u1")).await;
+    assert!(recovered, "ingest recovers once the lock is released");
+    assert_eq!(app.inbox_count(&acme).await, 1);
+}
+
+/// Redelivers like Svix would, until hookgate answers 200 (at most 15 s).
+async fn redeliver_until_ok(app: &TestApp, secret: &Secret, svix_id: &str, body: &[u8]) -> bool {
+    eventually(Duration::from_secs(15), || async {
+        let response = app.deliver("acme", secret, svix_id, body).await;
         (response.status() == StatusCode::OK).then_some(())
     })
-    .await;
-    assert!(
-        recovered.is_some(),
-        "ingest recovers once the lock is released"
-    );
-    assert_eq!(app.inbox_count(&acme).await, 1);
+    .await
+    .is_some()
 }

@@ -22,9 +22,11 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>,
         state.store.pending_migrations().await
     };
     match tokio::time::timeout(state.ingest.store_timeout, check).await {
-        Ok(Ok(0)) => Ok(Json(
-            json!({ "status": "ready", "tenants": state.registry.len() }),
-        )),
+        Ok(Ok(0)) => Ok(Json(json!({
+            "status": "ready",
+            "tenants": state.registry.len(),
+            "undecryptable_secrets": state.registry.undecryptable_secrets(),
+        }))),
         Ok(Ok(pending)) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "migrations_pending",

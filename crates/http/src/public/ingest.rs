@@ -4,12 +4,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use hookgate_events::{Envelope, SvixId};
 use hookgate_store::{InsertOutcome, NewInboxEvent};
-use hookgate_tenancy::TenantSlug;
-use hookgate_verify::{HeaderLookup, WebhookHeaders};
+use hookgate_tenancy::{HeaderLookup, TenantSlug, WebhookHeaders};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::Serialize;
 use tower_http::timeout::TimeoutError;
@@ -25,15 +25,17 @@ pub(crate) struct Accepted {
 #[tracing::instrument(
     name = "ingest",
     skip_all,
-    fields(tenant = %tenant, svix_id, event_type, outcome, bytes)
+    fields(tenant, svix_id, event_type, outcome, bytes)
 )]
 pub(crate) async fn ingest(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    tenant: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Accepted>, ApiError> {
     let span = tracing::Span::current();
+    // A path segment that does not even decode (`%FF`) names no tenant either.
+    let tenant = tenant.map(|Path(t)| t).unwrap_or_default();
     let result = handle(&state, &tenant, &headers, body, &span).await;
     match &result {
         Ok(Json(answer)) => span.record("outcome", answer.status),
@@ -52,6 +54,7 @@ async fn handle(
     // An unknown, invalid or disabled tenant gets one answer, so slugs cannot be probed.
     let unknown = || ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", "unknown tenant");
     let slug = TenantSlug::parse(tenant).map_err(|_| unknown())?;
+    span.record("tenant", slug.as_str());
     let tenant = state
         .registry
         .get(&slug)

@@ -1,0 +1,180 @@
+//! The `hookgate` binary as an operator runs it: settings errors, tenant commands.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("hookgate-cli-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn database_url(&self) -> String {
+        format!("sqlite://{}", self.0.join("cli.db").display())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn hookgate(scratch: &Scratch, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hookgate"));
+    command
+        .args(args)
+        .env("HOOKGATE_CONFIG_DIR", config)
+        .env("HOOKGATE__DATABASE__URL", scratch.database_url())
+        .env_remove("HOOKGATE_ENV")
+        .env_remove("RUST_LOG")
+        .env_remove("HOOKGATE_SIGNING_SECRET")
+        .env("RUST_BACKTRACE", "0");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_bad_environment_value_stops_start_up_naming_its_key() {
+    let scratch = Scratch::new();
+    let out = hookgate(
+        &scratch,
+        &[("HOOKGATE__SERVER__LISTEN", "garbage")],
+        &["migrate"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("server.listen"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = hookgate(
+        &scratch,
+        &[("HOOKGATE__LOG__LEVEL", "hookgate=loud")],
+        &["migrate"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("log.level"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn production_refuses_the_development_key() {
+    let scratch = Scratch::new();
+    let out = hookgate(
+        &scratch,
+        &[
+            ("HOOKGATE_ENV", "production"),
+            (
+                "HOOKGATE__SECRETS__KEY",
+                "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE=",
+            ),
+        ],
+        &["migrate"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("public development key"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn tenant_commands_create_list_rotate_and_disable() {
+    let scratch = Scratch::new();
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    let created = hookgate(
+        &scratch,
+        &[],
+        &[
+            "tenant", "create", "acme", "--name", "Acme Inc", "--secret", secret,
+        ],
+    );
+    let generated = hookgate(&scratch, &[], &["tenant", "create", "globex"]);
+    let again = hookgate(&scratch, &[], &["tenant", "create", "acme"]);
+    let bad_slug = hookgate(&scratch, &[], &["tenant", "create", "Not_A_Slug"]);
+    let rotated = hookgate(
+        &scratch,
+        &[(
+            "HOOKGATE_SIGNING_SECRET",
+            "whsec_c2VjcmV0LW9mLWEtcm90YXRlZC1lbmRwb2ludA==",
+        )],
+        &[
+            "tenant",
+            "secret",
+            "add",
+            "acme",
+            "--retire-others-in",
+            "24h",
+        ],
+    );
+    let disabled = hookgate(&scratch, &[], &["tenant", "disable", "globex"]);
+    let listed = hookgate(&scratch, &[], &["tenant", "list"]);
+
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let created_out = text(&created.stdout);
+    assert!(created_out.contains("created tenant acme"), "{created_out}");
+    assert!(
+        !created_out.contains(secret),
+        "a given secret is not echoed back"
+    );
+
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let generated_out = text(&generated.stdout);
+    let shown = generated_out
+        .lines()
+        .find_map(|l| l.strip_prefix("signing secret (shown once, store it now): "))
+        .expect("a generated secret is shown once");
+    assert!(hookgate_verify::Secret::parse(shown).is_ok(), "{shown}");
+
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("tenant `acme` already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert!(!bad_slug.status.success());
+    assert!(
+        text(&bad_slug.stderr).contains("lowercase letters"),
+        "{}",
+        text(&bad_slug.stderr)
+    );
+
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    assert!(text(&rotated.stdout).contains("other signing secrets of acme stop verifying at"));
+    assert!(disabled.status.success(), "{}", text(&disabled.stderr));
+
+    let listing = text(&listed.stdout);
+    let acme = listing.lines().find(|l| l.starts_with("acme ")).unwrap();
+    let globex = listing.lines().find(|l| l.starts_with("globex ")).unwrap();
+    assert!(
+        acme.contains("true") && acme.ends_with("Acme Inc"),
+        "{listing}"
+    );
+    assert!(globex.contains("false"), "{listing}");
+    for out in [&created, &generated, &rotated, &listed] {
+        assert!(
+            !text(&out.stderr).contains(secret),
+            "secrets never reach the logs"
+        );
+    }
+}
