@@ -1,5 +1,6 @@
 //! hookgate's developer tasks: `cargo xtask <task>`. Dependencies stay few on purpose.
 
+mod bench;
 mod ci;
 mod send;
 
@@ -10,6 +11,8 @@ usage: cargo xtask <task>
 
 tasks:
   ci      rustfmt check, clippy with warnings denied, then the whole test suite
+  bench   benchmarks (release builds):
+            cargo xtask bench decode    decoding a ~2.5 KB user.created
   send    sign a Clerk event and POST it to a running hookgate:
             cargo xtask send --url http://127.0.0.1:8080/api/webhooks/demo --secret whsec_...
                              [--file event.json] [--id msg_...]
@@ -21,6 +24,7 @@ fn main() -> anyhow::Result<()> {
     let rest: Vec<String> = args.collect();
     match task.as_deref() {
         Some("ci") => ci::run(),
+        Some("bench") => bench::run(&rest),
         Some("send") => send::run(&rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");

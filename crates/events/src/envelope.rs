@@ -1,4 +1,4 @@
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
 /// The envelope Clerk wraps every event in. `data` stays raw JSON: it is decoded per event type
@@ -13,7 +13,22 @@ pub struct Envelope<'a> {
     pub timestamp_ms: i64,
     /// The Clerk instance (`ins_...`) that sent the event, when present.
     pub instance_id: Option<String>,
+    /// Who caused the event, when Clerk says.
+    pub attributes: Option<EventAttributes>,
     pub data: &'a RawValue,
+}
+
+/// `event_attributes` of an envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventAttributes {
+    pub http_request: Option<HttpRequest>,
+}
+
+/// The request to Clerk that caused the event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpRequest {
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// Why a verified body is not a Clerk envelope. Retrying cannot fix any of these.
@@ -46,8 +61,18 @@ struct Wire<'a> {
     timestamp: i64,
     #[serde(default)]
     instance_id: Option<String>,
+    // Lenient: attributes of an unexpected shape are dropped rather than failing the event.
+    #[serde(default, deserialize_with = "lenient_attributes")]
+    event_attributes: Option<EventAttributes>,
     #[serde(borrow)]
     data: &'a RawValue,
+}
+
+fn lenient_attributes<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<EventAttributes>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 /// Timestamps below this are read as seconds: as milliseconds they would fall in 1973, as
@@ -83,6 +108,7 @@ impl<'a> Envelope<'a> {
             object: wire.object,
             timestamp_ms,
             instance_id: wire.instance_id,
+            attributes: wire.event_attributes,
             data: wire.data,
         })
     }
@@ -109,6 +135,9 @@ mod tests {
         assert_eq!(env.timestamp_ms, 1_654_012_591_835);
         assert_eq!(env.instance_id.as_deref(), Some("ins_123"));
         assert!(env.data.get().contains("user_29w83sxmDNGwOuEthce5gg56FcC"));
+        let request = env.attributes.unwrap().http_request.unwrap();
+        assert_eq!(request.client_ip.as_deref(), Some("0.0.0.0"));
+        assert_eq!(request.user_agent.as_deref(), Some("curl"));
     }
 
     #[test]

@@ -1,10 +1,21 @@
 //! Clerk's webhook events as hookgate reads them. Pure: no I/O.
 //!
-//! For now this holds the envelope every Clerk event shares; the typed `data` of each event
-//! type is decoded by the sync engine from the raw `data` kept here.
+//! [`Envelope`] reads only what ingest needs (type, timestamp, instance) and keeps `data` raw;
+//! [`ClerkEvent::decode`] gives the typed object of every event type Clerk sends, keeping the
+//! data of types this version does not know as [`EventData::Unknown`].
 
+mod clerk_id;
 mod envelope;
+mod event;
+mod event_type;
+mod lenient;
+pub mod resources;
 mod svix_id;
 
-pub use envelope::{Envelope, EnvelopeError};
+pub use clerk_id::{ClerkId, ClerkIdError};
+pub use envelope::{Envelope, EnvelopeError, EventAttributes, HttpRequest};
+pub use event::{ClerkEvent, DecodeError, EntityRef, EventData};
+pub use event_type::{EntityKind, EventFilter, EventFilterError, EventType};
+pub use lenient::Metadata;
+pub use resources::{OrganizationMembership, User};
 pub use svix_id::{SvixId, SvixIdError};

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use hookgate_tenancy::{SecretCipher, Tenancy, TenantSlug};
 use hookgate_verify::Secret;
 
+use crate::inspect;
 use crate::settings::Settings;
 use crate::startup::{self, Application};
 
@@ -30,6 +31,15 @@ pub enum Command {
     /// Manage tenants (one per Clerk application).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Look at Clerk events without a server or a database.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Decode one webhook body (a file, or `-` for stdin) and print what hookgate reads from it.
+    Inspect { file: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +99,16 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant(command) => tenant(command, &settings).await,
+        Command::Events(command) => events(command),
+    }
+}
+
+pub fn events(command: EventsCommand) -> anyhow::Result<()> {
+    match command {
+        EventsCommand::Inspect { file } => {
+            println!("{}", inspect::inspect(&file)?);
+            Ok(())
+        }
     }
 }
 

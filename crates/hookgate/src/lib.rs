@@ -2,6 +2,7 @@
 //! crates together and holds no business logic.
 
 pub mod cli;
+pub mod inspect;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

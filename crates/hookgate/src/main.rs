@@ -1,10 +1,14 @@
 use clap::Parser as _;
-use hookgate::cli::{self, Cli};
+use hookgate::cli::{self, Cli, Command};
 use hookgate::{Settings, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Inspecting an event needs neither settings nor logs.
+    if let Command::Events(command) = cli.command {
+        return cli::events(command);
+    }
     let settings = Settings::load()?;
     telemetry::install(telemetry::subscriber(
         &settings.log.level,

@@ -178,3 +178,64 @@ fn tenant_commands_create_list_rotate_and_disable() {
         );
     }
 }
+
+#[test]
+fn events_inspect_says_what_hookgate_reads_from_a_body() {
+    let scratch = Scratch::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events/tests/fixtures/organizationMembership.created.json");
+    let out = hookgate(
+        &scratch,
+        &[],
+        &["events", "inspect", fixture.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["type"], "organizationMembership.created");
+    assert_eq!(report["entity"]["kind"], "organization_membership");
+    assert_eq!(report["entity"]["id"], "orgmem_2pQxU2cKp8TdQ2XVc7YmZ3kLpEf");
+    assert_eq!(
+        report["entity"]["organization_id"],
+        "org_2pQxV3nKb8YtR6wLm2HcJ9sDfQe"
+    );
+    assert_eq!(
+        report["entity"]["user_id"],
+        "user_2pQxRb7mTz9KcW4nLhY3vJ8sFdA"
+    );
+    assert_eq!(report["version"], 1_732_889_996_600_i64);
+    assert_eq!(report["deletes"], false);
+
+    let user =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/tests/fixtures/user.created.json");
+    let out = hookgate(
+        &scratch,
+        &[],
+        &["events", "inspect", user.to_str().unwrap()],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["primary_email"], "jordan@acme-robotics.com");
+}
+
+#[test]
+fn events_inspect_reads_stdin_and_names_the_wrong_field() {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(["events", "inspect", "-"])
+        .env("RUST_BACKTRACE", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"data":{"id":"sess_1","expire_at":"tomorrow"},"object":"event","type":"session.created","timestamp":1732890000000}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("data.expire_at"), "{stderr}");
+    assert!(stderr.contains("session.created"), "{stderr}");
+}

@@ -1,0 +1,45 @@
+//! Micro-benchmark of decoding a typical `user.created` (about 2.5 KB), run by
+//! `cargo xtask bench decode` in release mode. Prints one JSON line of figures.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use hookgate_events::{ClerkEvent, Envelope};
+
+const BODY: &[u8] = include_bytes!("user_created.json");
+
+fn main() {
+    let rounds: u32 = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200_000);
+    let envelope_ns = time(rounds, || {
+        black_box(Envelope::parse(black_box(BODY)).is_ok());
+    });
+    let typed_ns = time(rounds, || {
+        black_box(ClerkEvent::decode(black_box(BODY)).is_ok());
+    });
+    let mb_per_s = |ns: f64| BODY.len() as f64 / ns * 1e9 / 1e6;
+    println!(
+        "{{\"body_bytes\":{},\"rounds\":{rounds},\"envelope_ns\":{envelope_ns:.0},\"envelope_mb_s\":{:.0},\"typed_ns\":{typed_ns:.0},\"typed_mb_s\":{:.0}}}",
+        BODY.len(),
+        mb_per_s(envelope_ns),
+        mb_per_s(typed_ns),
+    );
+}
+
+/// Nanoseconds per call: the best of five runs, after a warm-up.
+fn time(rounds: u32, mut f: impl FnMut()) -> f64 {
+    for _ in 0..rounds / 10 {
+        f();
+    }
+    (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..rounds {
+                f();
+            }
+            start.elapsed().as_nanos() as f64 / f64::from(rounds)
+        })
+        .fold(f64::INFINITY, f64::min)
+}

@@ -1,0 +1,272 @@
+//! One fixture per Clerk event type, written from Clerk's published schema: each decodes to its
+//! typed variant with the right accessors, and decode → encode → decode is stable.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
+
+use std::path::Path;
+
+use hookgate_events::{ClerkEvent, EntityKind, EventData, EventType};
+use serde_json::Value;
+
+fn fixture(event_type: &str) -> Vec<u8> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{event_type}.json"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn decode(event_type: &str) -> ClerkEvent {
+    ClerkEvent::decode(&fixture(event_type)).unwrap_or_else(|e| panic!("{event_type}: {e}"))
+}
+
+fn variant_kind(data: &EventData) -> Option<EntityKind> {
+    Some(match data {
+        EventData::User(_) => EntityKind::User,
+        EventData::Session(_) => EntityKind::Session,
+        EventData::Organization(_) => EntityKind::Organization,
+        EventData::OrganizationMembership(_) => EntityKind::OrganizationMembership,
+        EventData::OrganizationInvitation(_) => EntityKind::OrganizationInvitation,
+        EventData::OrganizationDomain(_) => EntityKind::OrganizationDomain,
+        EventData::Role(_) => EntityKind::Role,
+        EventData::Permission(_) => EntityKind::Permission,
+        EventData::Email(_) => EntityKind::Email,
+        EventData::Sms(_) => EntityKind::Sms,
+        EventData::WaitlistEntry(_) => EntityKind::WaitlistEntry,
+        EventData::Subscription(_) => EntityKind::Subscription,
+        EventData::SubscriptionItem(_) => EntityKind::SubscriptionItem,
+        EventData::PaymentAttempt(_) => EntityKind::PaymentAttempt,
+        EventData::Deleted(_) | EventData::Unknown(_) => return None,
+    })
+}
+
+#[test]
+fn every_known_type_has_a_fixture_that_decodes_to_its_typed_variant() {
+    for known in EventType::KNOWN {
+        let name = known.as_str();
+        let raw: Value = serde_json::from_slice(&fixture(name)).unwrap();
+        let event = decode(name);
+        let data = &raw["data"];
+
+        assert_eq!(&event.event_type, known, "{name}");
+        assert_eq!(
+            event.timestamp_ms,
+            raw["timestamp"].as_i64().unwrap(),
+            "{name}"
+        );
+        let kind = known.kind().unwrap();
+        match &event.data {
+            EventData::Deleted(deleted) => {
+                assert!(known.is_delete(), "{name}: only deletes may carry a stub");
+                assert!(deleted.deleted, "{name}");
+            }
+            other => assert_eq!(variant_kind(other), Some(kind), "{name}"),
+        }
+
+        let entity = event.entity().unwrap();
+        assert_eq!(entity.kind, kind, "{name}");
+        assert_eq!(entity.id.as_str(), data["id"].as_str().unwrap(), "{name}");
+
+        let expected_version = if known.is_delete() {
+            raw["timestamp"].as_i64().unwrap()
+        } else {
+            data["updated_at"]
+                .as_i64()
+                .unwrap_or(raw["timestamp"].as_i64().unwrap())
+        };
+        assert_eq!(event.version(), expected_version, "{name}");
+        assert_eq!(event.is_delete(), name.ends_with(".deleted"), "{name}");
+    }
+}
+
+#[test]
+fn decode_encode_decode_is_stable_for_every_fixture() {
+    for known in EventType::KNOWN {
+        let first = decode(known.as_str());
+        let encoded = first.to_json().unwrap();
+        let second = ClerkEvent::decode(&encoded).unwrap_or_else(|e| panic!("{known}: {e}"));
+        assert_eq!(first, second, "{known}");
+        assert_eq!(second.to_json().unwrap(), encoded, "{known}");
+    }
+}
+
+#[test]
+fn users_carry_every_identification_and_the_primary_email() {
+    let event = decode("user.created");
+    let EventData::User(user) = &event.data else {
+        panic!("not a user")
+    };
+    assert_eq!(event.primary_email(), Some("jordan@acme-robotics.com"));
+    assert_eq!(user.email_addresses.len(), 2);
+    assert_eq!(user.phone_numbers.len(), 1);
+    assert_eq!(user.web3_wallets.len(), 1);
+    assert_eq!(user.passkeys.len(), 1);
+    assert_eq!(user.saml_accounts.len(), 1);
+    assert_eq!(user.enterprise_accounts.len(), 1);
+    assert_eq!(user.external_id.as_deref(), Some("ext-4242"));
+    assert!(!user.public_metadata.is_empty() && !user.private_metadata.is_empty());
+    assert!(
+        user.organization_memberships.is_empty(),
+        "null reads as empty"
+    );
+    let github = &user.external_accounts[0];
+    assert_eq!(github.provider.as_deref(), Some("oauth_github"));
+    assert!(user.created_at.unwrap() <= user.updated_at.unwrap());
+    assert_eq!(event.entity().unwrap().user_id, None);
+}
+
+#[test]
+fn a_legacy_google_account_reads_as_a_standard_external_account() {
+    let event = decode("user.updated");
+    let EventData::User(user) = &event.data else {
+        panic!("not a user")
+    };
+    let google = &user.external_accounts[0];
+    assert_eq!(google.object.as_deref(), Some("google_account"));
+    assert_eq!(google.provider.as_deref(), Some("oauth_google"));
+    assert_eq!(
+        google.provider_user_id.as_deref(),
+        Some("104587392011648275613")
+    );
+    assert_eq!(google.first_name.as_deref(), Some("Jordan"));
+    assert_eq!(google.last_name.as_deref(), Some("Reyes"));
+    assert!(
+        google
+            .image_url
+            .as_deref()
+            .unwrap()
+            .starts_with("https://lh3.googleusercontent.com/")
+    );
+}
+
+#[test]
+fn deletes_carry_a_stub_or_the_whole_object() {
+    for stub in [
+        "user.deleted",
+        "organization.deleted",
+        "organizationDomain.deleted",
+        "permission.deleted",
+    ] {
+        let event = decode(stub);
+        assert!(matches!(event.data, EventData::Deleted(_)), "{stub}");
+        assert!(event.is_delete());
+    }
+    let EventData::Deleted(user) = decode("user.deleted").data else {
+        unreachable!()
+    };
+    assert_eq!(user.external_id.as_deref(), Some("ext-4242"));
+
+    let role = decode("role.deleted");
+    let EventData::Role(full) = &role.data else {
+        panic!("role.deleted carries the role")
+    };
+    assert!(!full.permissions.is_empty());
+    assert_eq!(
+        role.version(),
+        role.timestamp_ms,
+        "a delete is ordered by the envelope time"
+    );
+
+    let membership = decode("organizationMembership.deleted");
+    assert!(matches!(
+        membership.data,
+        EventData::OrganizationMembership(_)
+    ));
+    assert!(membership.is_delete());
+}
+
+#[test]
+fn owned_objects_name_their_organization_and_user() {
+    let membership = decode("organizationMembership.created");
+    let entity = membership.entity().unwrap();
+    assert_eq!(
+        entity.organization_id.unwrap().as_str(),
+        "org_2pQxV3nKb8YtR6wLm2HcJ9sDfQe"
+    );
+    assert_eq!(
+        entity.user_id.unwrap().as_str(),
+        "user_2pQxRb7mTz9KcW4nLhY3vJ8sFdA"
+    );
+
+    let accepted = decode("organizationInvitation.accepted");
+    let accepted = accepted.entity().unwrap();
+    assert_eq!(
+        accepted.organization_id.unwrap().as_str(),
+        "org_2pQxV3nKb8YtR6wLm2HcJ9sDfQe"
+    );
+    assert_eq!(
+        accepted.user_id.unwrap().as_str(),
+        "user_2pQyT4vNc8XwE1rKs6MbHq9LgZu"
+    );
+
+    let domain = decode("organizationDomain.created");
+    let domain = domain.entity().unwrap();
+    assert_eq!(
+        domain.organization_id.unwrap().as_str(),
+        "org_2pQxV3nKb8YtR6wLm2HcJ9sDfQe"
+    );
+
+    let session = decode("session.created");
+    assert_eq!(
+        session.entity().unwrap().user_id.unwrap().as_str(),
+        "user_2pQxRb7mTz9KcW4nLhY3vJ8sFdA"
+    );
+    let EventData::Session(s) = &session.data else {
+        panic!("not a session")
+    };
+    assert_eq!(
+        s.user.as_ref().unwrap().id.as_str(),
+        "user_2pQxRb7mTz9KcW4nLhY3vJ8sFdA"
+    );
+    let EventData::Session(removed) = decode("session.removed").data else {
+        panic!("not a session")
+    };
+    assert!(removed.user.is_none());
+
+    let payment = decode("paymentAttempt.updated");
+    let payment = payment.entity().unwrap();
+    assert_eq!(
+        payment.user_id.unwrap().as_str(),
+        "user_2pQxRb7mTz9KcW4nLhY3vJ8sFdA"
+    );
+    let item = decode("subscriptionItem.pastDue");
+    assert_eq!(
+        item.version(),
+        item.timestamp_ms,
+        "no updated_at: ordered by the envelope time"
+    );
+}
+
+#[test]
+fn an_unknown_type_is_kept_with_its_data() {
+    let body = br#"{"data":{"id":"agt_1","object":"agent","nested":{"k":[1,2]}},"object":"event","type":"agent.created","timestamp":1732890000000}"#;
+    let event = ClerkEvent::decode(body).unwrap();
+    assert_eq!(event.event_type, EventType::Unknown("agent.created".into()));
+    let EventData::Unknown(data) = &event.data else {
+        panic!("not unknown")
+    };
+    assert_eq!(data["nested"]["k"][1], 2);
+    assert!(event.entity().is_none());
+    assert_eq!(
+        ClerkEvent::decode(&event.to_json().unwrap()).unwrap(),
+        event
+    );
+}
+
+#[test]
+fn errors_name_the_field_at_fault() {
+    let body = br#"{"data":{"id":"user_1","email_addresses":[{"id":"idn_1","email_address":"a@b"},{"id":""}]},"object":"event","type":"user.created","timestamp":1732890000000}"#;
+    let err = ClerkEvent::decode(body).unwrap_err().to_string();
+    assert!(err.contains("user.created"), "{err}");
+    assert!(err.contains("data.email_addresses[1].id"), "{err}");
+
+    let body = br#"{"data":{"id":"orgmem_1"},"object":"event","type":"organizationMembership.created","timestamp":1}"#;
+    let err = ClerkEvent::decode(body).unwrap_err().to_string();
+    assert!(err.contains("organization"), "{err}");
+}
+
+#[test]
+fn timestamps_in_seconds_are_normalised() {
+    let body = br#"{"data":{"id":"org_1","updated_at":null},"object":"event","type":"organization.updated","timestamp":1732890000}"#;
+    let event = ClerkEvent::decode(body).unwrap();
+    assert_eq!(event.timestamp_ms, 1_732_890_000_000);
+    assert_eq!(event.version(), 1_732_890_000_000);
+}

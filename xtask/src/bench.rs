@@ -1,0 +1,24 @@
+use anyhow::bail;
+
+use crate::ci::cargo;
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    match args.first().map(String::as_str) {
+        Some("decode") => {
+            let mut command = vec![
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "hookgate-events",
+                "--example",
+                "decode",
+                "--",
+            ];
+            command.extend(args[1..].iter().map(String::as_str));
+            cargo(&command)
+        }
+        Some(other) => bail!("unknown benchmark `{other}` (known: decode)"),
+        None => bail!("usage: cargo xtask bench decode [rounds]"),
+    }
+}
