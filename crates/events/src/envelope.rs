@@ -75,6 +75,16 @@ fn lenient_attributes<'de, D: Deserializer<'de>>(
     Ok(serde_json::from_value(value).ok())
 }
 
+/// The timestamp to write so that reading it back gives `timestamp_ms` again: a value that
+/// reads as seconds is written in seconds (it came from seconds, so it divides by 1000).
+pub(crate) fn wire_timestamp(timestamp_ms: i64) -> i64 {
+    if timestamp_ms < SECONDS_BELOW && timestamp_ms % 1000 == 0 {
+        timestamp_ms / 1000
+    } else {
+        timestamp_ms
+    }
+}
+
 /// Timestamps below this are read as seconds: as milliseconds they would fall in 1973, as
 /// seconds they reach the year 5138. Clerk documents milliseconds; some examples use seconds.
 const SECONDS_BELOW: i64 = 100_000_000_000;

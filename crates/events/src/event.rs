@@ -120,7 +120,8 @@ impl ClerkEvent {
         }
     }
 
-    /// The object the event concerns; `None` for unknown event types.
+    /// The object the event concerns; `None` for unknown event types and for a delete that
+    /// does not say which object it deletes.
     pub fn entity(&self) -> Option<EntityRef<'_>> {
         let kind = self.event_type.kind()?;
         let (id, organization_id, user_id) = match &self.data {
@@ -157,7 +158,7 @@ impl ClerkEvent {
                 let (org, user) = payer_ids(&x.payer);
                 (&x.id, org, user)
             }
-            EventData::Deleted(x) => (&x.id, None, None),
+            EventData::Deleted(x) => (x.id.as_ref()?, None, None),
             EventData::Unknown(_) => return None,
         };
         Some(EntityRef {
@@ -193,7 +194,7 @@ impl ClerkEvent {
             event_attributes: &self.attributes,
             instance_id: &self.instance_id,
             object: "event",
-            timestamp: self.timestamp_ms,
+            timestamp: crate::envelope::wire_timestamp(self.timestamp_ms),
             event_type: &self.event_type,
         })
     }

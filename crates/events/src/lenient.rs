@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Deserializer};
 
+use crate::ClerkId;
+
 /// Public, private or unsafe metadata: any JSON object.
 pub type Metadata = serde_json::Map<String, serde_json::Value>;
 
@@ -12,4 +14,19 @@ where
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// An optional id: absent, `null` and `""` are all "none". Clerk fills the payer id that does not
+/// apply (user or organization) with an empty string.
+pub(crate) fn optional_id<'de, D>(deserializer: D) -> Result<Option<ClerkId>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    match Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(text) if text.is_empty() => Ok(None),
+        Some(text) => ClerkId::parse(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
 }

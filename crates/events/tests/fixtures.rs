@@ -227,12 +227,55 @@ fn owned_objects_name_their_organization_and_user() {
         payment.user_id.unwrap().as_str(),
         "user_2pQxRb7mTz9KcW4nLhY3vJ8sFdA"
     );
-    let item = decode("subscriptionItem.pastDue");
+    let org_payer = decode("subscription.pastDue");
+    let org_payer = org_payer.entity().unwrap();
     assert_eq!(
-        item.version(),
-        item.timestamp_ms,
+        org_payer.organization_id.unwrap().as_str(),
+        "org_2pQxV3nKb8YtR6wLm2HcJ9sDfQe"
+    );
+    assert_eq!(
+        org_payer.user_id, None,
+        "Clerk's empty user_id reads as none"
+    );
+    let user_payer = decode("subscriptionItem.pastDue");
+    let user_payer = user_payer.entity().unwrap();
+    assert_eq!(
+        user_payer.organization_id, None,
+        "Clerk's empty organization_id reads as none"
+    );
+
+    let email = decode("email.created");
+    assert_eq!(
+        email.version(),
+        email.timestamp_ms,
         "no updated_at: ordered by the envelope time"
     );
+}
+
+#[test]
+fn a_delete_without_an_id_decodes_but_names_no_entity() {
+    let body = br#"{"data":{"object":"permission","deleted":true},"object":"event","type":"permission.deleted","timestamp":1732890000000}"#;
+    let event = ClerkEvent::decode(body).unwrap();
+    assert!(matches!(event.data, EventData::Deleted(_)));
+    assert!(event.entity().is_none());
+}
+
+#[test]
+fn an_empty_primary_email_is_no_primary_email() {
+    let body = br#"{"data":{"id":"user_1","primary_email_address_id":"idn_1","email_addresses":[{"id":"idn_1","email_address":null}]},"object":"event","type":"user.created","timestamp":1732890000000}"#;
+    assert_eq!(ClerkEvent::decode(body).unwrap().primary_email(), None);
+}
+
+#[test]
+fn domain_verification_reads_both_spellings_of_its_expiry() {
+    let EventData::OrganizationDomain(updated) = decode("organizationDomain.updated").data else {
+        panic!()
+    };
+    assert!(updated.verification.unwrap().expire_at.is_some());
+    let EventData::OrganizationDomain(created) = decode("organizationDomain.created").data else {
+        panic!()
+    };
+    assert!(created.verification.unwrap().expires_at.is_some());
 }
 
 #[test]
@@ -269,4 +312,13 @@ fn timestamps_in_seconds_are_normalised() {
     let event = ClerkEvent::decode(body).unwrap();
     assert_eq!(event.timestamp_ms, 1_732_890_000_000);
     assert_eq!(event.version(), 1_732_890_000_000);
+    // Re-encoding keeps any timestamp, even one so small it reads as seconds.
+    let tiny =
+        br#"{"data":{"id":"org_1"},"object":"event","type":"organization.updated","timestamp":5}"#;
+    let event = ClerkEvent::decode(tiny).unwrap();
+    assert_eq!(event.timestamp_ms, 5000);
+    assert_eq!(
+        ClerkEvent::decode(&event.to_json().unwrap()).unwrap(),
+        event
+    );
 }

@@ -30,7 +30,9 @@ pub struct Payer {
     pub id: Option<String>,
     pub object: Option<String>,
     pub instance_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::optional_id")]
     pub user_id: Option<ClerkId>,
+    #[serde(default, deserialize_with = "crate::lenient::optional_id")]
     pub organization_id: Option<ClerkId>,
     pub organization_name: Option<String>,
     pub first_name: Option<String>,
@@ -75,6 +77,9 @@ pub struct SubscriptionItem {
     pub id: ClerkId,
     pub object: Option<String>,
     pub status: Option<String>,
+    pub subscription_id: Option<String>,
+    /// Clerk's OpenAPI document: billing interval count with `plan_period` or `period`.
+    pub interval: Option<i64>,
     pub plan_id: Option<String>,
     pub plan: Option<Plan>,
     pub plan_period: Option<String>,

@@ -9,8 +9,10 @@ pub struct Email {
     pub object: Option<String>,
     pub slug: Option<String>,
     pub from_email_name: Option<String>,
+    pub reply_to_email_name: Option<String>,
     pub to_email_address: Option<String>,
     pub email_address_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::optional_id")]
     pub user_id: Option<ClerkId>,
     pub subject: Option<String>,
     pub body: Option<String>,
@@ -28,6 +30,7 @@ pub struct SmsMessage {
     pub from_phone_number: Option<String>,
     pub to_phone_number: Option<String>,
     pub phone_number_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::optional_id")]
     pub user_id: Option<ClerkId>,
     pub message: Option<String>,
     pub status: Option<String>,

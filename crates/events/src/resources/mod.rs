@@ -1,6 +1,8 @@
 //! The objects Clerk sends in `data`, with the field sets of Clerk's published webhook schema
-//! (the `@clerk/backend` JSON types). Unknown fields are ignored; absent or `null` optional
-//! fields are `None`, absent or `null` lists, maps and flags are empty or false.
+//! (Clerk's webhook OpenAPI document and the `@clerk/backend` JSON types). Every object needs its
+//! `id` (and a membership its `organization`); everything else is optional. Unknown fields are
+//! ignored; absent or `null` optional fields are `None`; absent or `null` lists, maps and flags are
+//! empty or false; an empty string where an optional id is expected is `None`.
 
 mod billing;
 mod messaging;
@@ -36,7 +38,8 @@ use crate::ClerkId;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeletedObject {
     pub object: Option<String>,
-    pub id: ClerkId,
+    #[serde(default, deserialize_with = "crate::lenient::optional_id")]
+    pub id: Option<ClerkId>,
     pub slug: Option<String>,
     #[serde(default, deserialize_with = "crate::lenient::null_default")]
     pub deleted: bool,

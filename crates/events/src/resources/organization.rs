@@ -30,6 +30,7 @@ pub struct Organization {
 pub struct PublicUserData {
     pub user_id: ClerkId,
     pub identifier: Option<String>,
+    pub username: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub image_url: Option<String>,
@@ -74,10 +75,13 @@ pub struct OrganizationInvitation {
     pub email_address: Option<String>,
     pub role: Option<String>,
     pub role_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::optional_id")]
     pub organization_id: Option<ClerkId>,
     pub public_organization_data: Option<PublicOrganizationData>,
     pub status: Option<String>,
+    pub inviter_id: Option<String>,
     /// Set once the invitation is accepted.
+    #[serde(default, deserialize_with = "crate::lenient::optional_id")]
     pub user_id: Option<ClerkId>,
     #[serde(default, deserialize_with = "null_default")]
     pub public_metadata: Metadata,
@@ -94,6 +98,8 @@ pub struct DomainVerification {
     pub status: Option<String>,
     pub strategy: Option<String>,
     pub attempts: Option<i64>,
+    /// Clerk's OpenAPI document says `expire_at`, `@clerk/backend` says `expires_at`: both read.
+    pub expire_at: Option<i64>,
     pub expires_at: Option<i64>,
 }
 
@@ -102,8 +108,10 @@ pub struct OrganizationDomain {
     pub id: ClerkId,
     pub object: Option<String>,
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::optional_id")]
     pub organization_id: Option<ClerkId>,
     pub enrollment_mode: Option<String>,
+    pub public_organization_data: Option<PublicOrganizationData>,
     pub verification: Option<DomainVerification>,
     pub affiliation_email_address: Option<String>,
     pub total_pending_invitations: Option<i64>,

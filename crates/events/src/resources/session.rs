@@ -21,6 +21,7 @@ pub struct Session {
     pub id: ClerkId,
     pub object: Option<String>,
     pub client_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::optional_id")]
     pub user_id: Option<ClerkId>,
     pub status: Option<String>,
     pub last_active_organization_id: Option<String>,

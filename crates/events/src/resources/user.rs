@@ -76,6 +76,7 @@ impl User {
             .iter()
             .find(|e| e.id.as_str() == primary)
             .map(|e| e.email_address.as_str())
+            .filter(|address| !address.is_empty())
     }
 }
 
@@ -272,6 +273,8 @@ pub struct SamlAccount {
     pub last_name: Option<String>,
     pub verification: Option<Verification>,
     pub saml_connection: Option<SamlConnection>,
+    pub last_authenticated_at: Option<i64>,
+    pub enterprise_connection_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -307,4 +310,6 @@ pub struct EnterpriseAccount {
     pub public_metadata: Metadata,
     pub verification: Option<Verification>,
     pub enterprise_connection: Option<EnterpriseConnection>,
+    pub last_authenticated_at: Option<i64>,
+    pub enterprise_connection_id: Option<String>,
 }
