@@ -5,6 +5,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20261129_000001_create_tenants;
 mod m20261129_000002_create_tenant_secrets;
 mod m20261129_000003_create_inbox_events;
+mod m20261129_000004_create_sync_tables;
+mod m20261129_000005_add_inbox_processed_at;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -16,6 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_create_tenants::Migration),
             Box::new(m20261129_000002_create_tenant_secrets::Migration),
             Box::new(m20261129_000003_create_inbox_events::Migration),
+            Box::new(m20261129_000004_create_sync_tables::Migration),
+            Box::new(m20261129_000005_add_inbox_processed_at::Migration),
         ]
     }
 }

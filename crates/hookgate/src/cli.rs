@@ -9,7 +9,7 @@ use hookgate_verify::Secret;
 
 use crate::inspect;
 use crate::settings::Settings;
-use crate::startup::{self, Application};
+use crate::startup::{self, Application, Role};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,7 +25,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway.
-    Serve,
+    Serve {
+        /// `api` takes deliveries, `worker` applies them, `all` does both.
+        #[arg(long, value_enum, default_value_t = Role::All)]
+        role: Role,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage tenants (one per Clerk application).
@@ -84,8 +88,8 @@ pub enum SecretCommand {
 
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve => {
-            let app = Application::build(&settings).await?;
+        Command::Serve { role } => {
+            let app = Application::build(&settings, role).await?;
             app.run_until_stopped(startup::shutdown_signal()).await
         }
         Command::Migrate => {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use hookgate_store::DatabaseOptions;
 use hookgate_tenancy::{SecretsKey, TenantDefaults};
+use hookgate_worker::{Backoff, WorkerSettings};
 use serde::Deserialize;
 
 /// The development `secrets.key` from `config/development.toml`: public, so refused in production.
@@ -22,6 +23,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub ingest: IngestSettings,
     pub tenancy: TenancySettings,
+    pub worker: WorkerSection,
+    pub retention: RetentionSettings,
     pub secrets: SecretsSettings,
     pub log: LogSettings,
 }
@@ -51,6 +54,23 @@ pub struct IngestSettings {
     pub tolerance_secs: i64,
     pub store_timeout_ms: u64,
     pub retry_after_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSection {
+    pub concurrency: u32,
+    pub batch_size: u64,
+    pub lease_ms: u64,
+    pub poll_interval_ms: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    pub max_attempts: i32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionSettings {
+    pub processed_days: u32,
+    pub interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -155,6 +175,25 @@ impl Settings {
                 "invalid settings: server.request_timeout_ms must be greater than ingest.store_timeout_ms (> 0)"
             );
         }
+        let w = &self.worker;
+        if w.concurrency == 0 || w.batch_size == 0 || w.lease_ms == 0 || w.poll_interval_ms == 0 {
+            bail!(
+                "invalid settings: worker.concurrency, batch_size, lease_ms and poll_interval_ms must be positive"
+            );
+        }
+        if w.max_attempts < 1 || w.backoff_base_ms == 0 || w.backoff_cap_ms < w.backoff_base_ms {
+            bail!(
+                "invalid settings: worker.max_attempts must be at least 1 and 0 < backoff_base_ms <= backoff_cap_ms"
+            );
+        }
+        if self.retention.processed_days < 7 {
+            bail!(
+                "invalid settings: retention.processed_days must be at least 7 (deduplication must outlive Svix's retries and replays)"
+            );
+        }
+        if self.retention.interval_ms == 0 {
+            bail!("invalid settings: retention.interval_ms must be positive");
+        }
         if self.server.body_idle_timeout_ms == 0 {
             bail!("invalid settings: server.body_idle_timeout_ms must be positive");
         }
@@ -195,6 +234,20 @@ impl Settings {
             connect_timeout: Duration::from_millis(db.connect_timeout_ms),
             acquire_timeout: Duration::from_millis(db.acquire_timeout_ms),
             sqlite_busy_timeout: Duration::from_millis(db.sqlite_busy_timeout_ms),
+        }
+    }
+
+    pub fn worker_settings(&self) -> WorkerSettings {
+        let w = &self.worker;
+        WorkerSettings {
+            batch_size: w.batch_size,
+            lease: Duration::from_millis(w.lease_ms),
+            poll_interval: Duration::from_millis(w.poll_interval_ms),
+            backoff: Backoff {
+                base: Duration::from_millis(w.backoff_base_ms),
+                cap: Duration::from_millis(w.backoff_cap_ms),
+                max_attempts: w.max_attempts,
+            },
         }
     }
 

@@ -7,10 +7,35 @@ use anyhow::Context as _;
 use hookgate_http::{AppState, IngestSettings, Readiness};
 use hookgate_store::Store;
 use hookgate_tenancy::{Registry, SecretCipher};
+use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+
+use hookgate_worker::{Worker, WorkerSettings};
+use tokio::sync::{Notify, watch};
+
+use crate::settings::RetentionSettings;
 
 use crate::settings::Settings;
+
+/// What a process does: take deliveries (`api`), apply them (`worker`), or both (`all`), so the
+/// two can be scaled independently. Every role answers `/healthz` and `/readyz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Role {
+    Api,
+    Worker,
+    #[default]
+    All,
+}
+
+impl Role {
+    fn serves_ingest(self) -> bool {
+        matches!(self, Self::Api | Self::All)
+    }
+
+    fn runs_workers(self) -> bool {
+        matches!(self, Self::Worker | Self::All)
+    }
+}
 
 /// A server bound to its port and ready to run.
 #[derive(Debug)]
@@ -18,6 +43,10 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     state: AppState,
+    role: Role,
+    worker: WorkerSettings,
+    worker_concurrency: u32,
+    retention: RetentionSettings,
     drain_delay: Duration,
     shutdown_timeout: Duration,
     refresh_interval: Duration,
@@ -26,7 +55,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database (migrating it when configured), loads the tenants and binds the
     /// listen address (`:0` picks a free port).
-    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: &Settings, role: Role) -> anyhow::Result<Self> {
         let store = connect(settings).await?;
         if settings.database.migrate_on_start {
             store
@@ -52,11 +81,17 @@ impl Application {
                 retry_after_secs: settings.ingest.retry_after_secs,
             },
             readiness: Readiness::default(),
+            stored: Arc::new(Notify::new()),
+            serve_ingest: role.serves_ingest(),
         };
         Ok(Self {
             listener,
             addr,
             state,
+            role,
+            worker: settings.worker_settings(),
+            worker_concurrency: settings.worker.concurrency,
+            retention: settings.retention.clone(),
             drain_delay: Duration::from_millis(settings.server.drain_delay_ms),
             shutdown_timeout: Duration::from_millis(settings.server.shutdown_timeout_ms),
             refresh_interval: Duration::from_millis(settings.tenancy.refresh_interval_ms),
@@ -90,6 +125,10 @@ impl Application {
             listener,
             addr,
             state,
+            role,
+            worker,
+            worker_concurrency,
+            retention,
             drain_delay,
             shutdown_timeout,
             refresh_interval,
@@ -98,6 +137,20 @@ impl Application {
 
         let registry = state.registry.clone();
         let refresh = tokio::spawn(async move { registry.refresh_every(refresh_interval).await });
+        let mut background = vec![refresh];
+
+        // Workers stop when told and finish the batch in hand first, so they are awaited, not
+        // aborted.
+        let mut workers = Vec::new();
+        if role.runs_workers() {
+            for _ in 0..worker_concurrency {
+                let worker = Worker::new(state.store.clone(), worker, state.stored.clone());
+                let stop = stop_rx.clone();
+                workers.push(tokio::spawn(async move { worker.run(stop).await }));
+            }
+            background.push(tokio::spawn(retain(state.store.clone(), retention)));
+            tracing::info!(workers = worker_concurrency, "workers started");
+        }
 
         let readiness = state.readiness.clone();
         let store = state.store.clone();
@@ -134,12 +187,34 @@ impl Application {
                 }
             }
         };
+        let _ = stop_tx.send(true);
+        for worker in workers {
+            let _ = worker.await;
+        }
         // A reload stuck on an unresponsive database must not hold shutdown up.
-        refresh.abort();
-        let _ = refresh.await;
+        for task in background {
+            task.abort();
+            let _ = task.await;
+        }
         store.close().await;
         tracing::info!("hookgate stopped");
         result
+    }
+}
+
+/// Deletes processed events past their retention, every `interval_ms`.
+async fn retain(store: Store, retention: RetentionSettings) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(retention.interval_ms));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let cutoff =
+            chrono::Utc::now() - chrono::Duration::days(i64::from(retention.processed_days));
+        match store.purge_processed_before(cutoff).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, %cutoff, "retention removed processed events"),
+            Err(err) => tracing::warn!(%err, "retention could not run; it tries again later"),
+        }
     }
 }
 

@@ -19,7 +19,7 @@ pub use state::{AppState, IngestSettings, Readiness};
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         // Class `public`: no authentication layer.
-        .merge(public::router())
+        .merge(public::router(state.serve_ingest))
         // Class `admin` (`/admin/v1`) and class `tenant` (`/v1`) mount here, each behind its own
         // authentication layer.
         .fallback(error::not_found)

@@ -1,6 +1,8 @@
 use std::sync::Arc;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 use hookgate_store::Store;
 use hookgate_tenancy::Registry;
@@ -12,6 +14,11 @@ pub struct AppState {
     pub store: Store,
     pub ingest: IngestSettings,
     pub readiness: Readiness,
+    /// Notified whenever ingest stores a new event, so in-process workers start at once.
+    pub stored: Arc<Notify>,
+    /// Whether this process takes deliveries (`api` and `all` roles) or only answers health
+    /// checks (`worker` role).
+    pub serve_ingest: bool,
 }
 
 #[derive(Debug, Clone, Copy)]

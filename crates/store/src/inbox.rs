@@ -59,6 +59,7 @@ impl Store {
             next_attempt_at: Set(next_attempt_at),
             lease_owner: Set(None),
             lease_until: Set(None),
+            processed_at: Set(event.invalid.is_some().then_some(now)),
             last_error: Set(event.invalid.as_deref().map(storable_text)),
         })
         .on_conflict_do_nothing_on([inbox_event::Column::TenantId, inbox_event::Column::SvixId])

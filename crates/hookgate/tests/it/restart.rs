@@ -58,6 +58,8 @@ async fn a_different_secrets_key_refuses_to_start(backend: Backend) {
     settings.secrets.key = Some(hookgate::settings::Redacted::new(
         "b3RoZXIta2V5LW90aGVyLWtleS1vdGhlci1rZXktMzI=",
     ));
-    let err = hookgate::Application::build(&settings).await.unwrap_err();
+    let err = hookgate::Application::build(&settings, hookgate::startup::Role::Api)
+        .await
+        .unwrap_err();
     assert!(format!("{err:#}").contains("secrets.key"), "{err:#}");
 }

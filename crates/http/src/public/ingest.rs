@@ -118,10 +118,13 @@ async fn handle(
     )
     .await;
     match stored {
-        Ok(Ok(InsertOutcome::Accepted(id))) => Ok(Json(Accepted {
-            status: "accepted",
-            id: id.to_string(),
-        })),
+        Ok(Ok(InsertOutcome::Accepted(id))) => {
+            state.stored.notify_one();
+            Ok(Json(Accepted {
+                status: "accepted",
+                id: id.to_string(),
+            }))
+        }
         Ok(Ok(InsertOutcome::Duplicate(id))) => Ok(Json(Accepted {
             status: "duplicate",
             id: id.to_string(),

@@ -8,9 +8,13 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/webhooks/{tenant}", post(ingest::ingest))
+pub(crate) fn router(serve_ingest: bool) -> Router<AppState> {
+    let health = Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .route("/readyz", get(health::readyz));
+    if serve_ingest {
+        health.route("/api/webhooks/{tenant}", post(ingest::ingest))
+    } else {
+        health
+    }
 }

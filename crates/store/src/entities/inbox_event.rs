@@ -38,6 +38,7 @@ pub struct Model {
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTimeUtc>,
     pub last_error: Option<String>,
+    pub processed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,28 @@
+//! Synced Clerk organization domain rows (`organization_domains`).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "organization_domains")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub clerk_id: String,
+    pub organization_id: Option<String>,
+    pub name: Option<String>,
+    pub enrollment_mode: Option<String>,
+    pub verification_status: Option<String>,
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+    pub data: Json,
+    pub version: i64,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub last_event_id: Uuid,
+    pub applied_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,27 @@
+//! Synced Clerk permission rows (`permissions`).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "permissions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub clerk_id: String,
+    pub key: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+    pub data: Json,
+    pub version: i64,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub last_event_id: Uuid,
+    pub applied_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

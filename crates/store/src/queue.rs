@@ -1,0 +1,390 @@
+//! The inbox as a work queue: claiming due events with a lease, applying a batch in one
+//! transaction, and the operator's views (list, replay, purge).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hookgate_events::ClerkEvent;
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{
+    ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _, Statement, TransactionTrait as _,
+};
+use uuid::Uuid;
+
+use crate::entities::inbox_event::{self, InboxStatus};
+use crate::inbox::storable_text;
+use crate::sync::{self, Applied, ApplyError};
+use crate::{InboxEvent, Store, StoreError};
+
+/// A claimed event, decoded by the worker (decoding is pure and happens outside the transaction).
+#[derive(Debug)]
+pub struct Prepared {
+    pub inbox: InboxEvent,
+    /// The typed event and its raw `data`, or why the body cannot be decoded.
+    pub decoded: Result<(ClerkEvent, serde_json::Value), String>,
+}
+
+/// What became of one event of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done(Applied),
+    /// Will be retried at this time.
+    Retry(DateTime<Utc>),
+    Dead,
+    /// Another worker took the event over after this worker's lease ran out.
+    LeaseLost,
+}
+
+/// When a failed event is tried again: `None` makes it dead.
+pub trait RetryPolicy: Send + Sync {
+    fn next_attempt(&self, attempts: i32, now: DateTime<Utc>) -> Option<DateTime<Utc>>;
+}
+
+/// Which inbox events an operator means.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub statuses: Vec<InboxStatus>,
+    pub received_since: Option<DateTime<Utc>>,
+    pub ids: Vec<Uuid>,
+    pub limit: Option<u64>,
+}
+
+impl Store {
+    /// Claims up to `limit` due events for `owner`, leased for `lease`: pending or failed, due,
+    /// and not leased by a live worker. On PostgreSQL concurrent claimers skip each other's rows
+    /// (`FOR UPDATE SKIP LOCKED`); SQLite has one writer, so claims are serial anyway.
+    pub async fn claim_due_events(
+        &self,
+        owner: &str,
+        limit: u64,
+        lease: Duration,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        let now = Utc::now();
+        let lease_until =
+            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+        let backend = self.writer.get_database_backend();
+        let skip_locked = if backend == DbBackend::Postgres {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let (p1, p2, p3, p4) = placeholders(backend);
+        let sql = format!(
+            "UPDATE inbox_events SET lease_owner = {p1}, lease_until = {p2} \
+             WHERE id IN (SELECT id FROM inbox_events \
+               WHERE status IN ('pending', 'failed') AND next_attempt_at <= {p3} \
+                 AND (lease_until IS NULL OR lease_until < {p3}) \
+               ORDER BY next_attempt_at LIMIT {p4} {skip_locked}) \
+             RETURNING *"
+        );
+        let statement = Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                owner.into(),
+                lease_until.into(),
+                now.into(),
+                (limit as i64).into(),
+            ],
+        );
+        let mut claimed = inbox_event::Entity::find()
+            .from_raw_sql(statement)
+            .all(&self.writer)
+            .await?;
+        claimed.sort_by_key(|e| e.id);
+        Ok(claimed)
+    }
+
+    /// Applies a claimed batch in one transaction. Each event's effect commits atomically with
+    /// its new status (a savepoint per event), and an event that fails is rolled back alone, so
+    /// one poison event never blocks the others. Status changes require the caller to still hold
+    /// the lease.
+    pub async fn process_batch(
+        &self,
+        owner: &str,
+        batch: Vec<Prepared>,
+        policy: &dyn RetryPolicy,
+    ) -> Result<Vec<(Uuid, Outcome)>, StoreError> {
+        let txn = self.writer.begin().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for item in batch {
+            let id = item.inbox.id;
+            let now = Utc::now();
+            let outcome = match item.decoded {
+                Err(reason) => {
+                    finish(
+                        &txn,
+                        owner,
+                        id,
+                        Finish::Dead {
+                            attempts: item.inbox.attempts + 1,
+                            error: reason,
+                        },
+                        now,
+                    )
+                    .await?
+                }
+                Ok((event, data)) => {
+                    let savepoint = txn.begin().await?;
+                    match sync::apply_event(&savepoint, item.inbox.tenant_id, id, &event, data)
+                        .await
+                    {
+                        Ok(applied) => {
+                            let outcome =
+                                finish(&savepoint, owner, id, Finish::Done(applied), now).await?;
+                            savepoint.commit().await?;
+                            outcome
+                        }
+                        Err(err) => {
+                            savepoint.rollback().await?;
+                            let attempts = item.inbox.attempts + 1;
+                            let error = err.to_string();
+                            let next = match err {
+                                ApplyError::NoEntity => None,
+                                ApplyError::Store(_) => policy.next_attempt(attempts, now),
+                            };
+                            let finish_as = match next {
+                                Some(at) => Finish::Retry {
+                                    attempts,
+                                    at,
+                                    error,
+                                },
+                                None => Finish::Dead { attempts, error },
+                            };
+                            finish(&txn, owner, id, finish_as, now).await?
+                        }
+                    }
+                }
+            };
+            outcomes.push((id, outcome));
+        }
+        txn.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// Gives back leases this worker holds without processing the events (at shutdown).
+    pub async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let res = inbox_event::Entity::update_many()
+            .col_expr(
+                inbox_event::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                inbox_event::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(inbox_event::Column::LeaseOwner.eq(owner))
+            .filter(inbox_event::Column::Status.is_in([InboxStatus::Pending, InboxStatus::Failed]))
+            .exec(&self.writer)
+            .await?;
+        Ok(res.rows_affected)
+    }
+
+    /// A tenant's inbox events, newest first, without their bodies' bytes being needed.
+    pub async fn list_inbox_events(
+        &self,
+        tenant_id: Uuid,
+        query: &EventQuery,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        let mut select =
+            inbox_event::Entity::find().filter(inbox_event::Column::TenantId.eq(tenant_id));
+        if !query.statuses.is_empty() {
+            select = select.filter(inbox_event::Column::Status.is_in(query.statuses.clone()));
+        }
+        if let Some(since) = query.received_since {
+            select = select.filter(inbox_event::Column::ReceivedAt.gte(since));
+        }
+        if !query.ids.is_empty() {
+            select = select.filter(inbox_event::Column::Id.is_in(query.ids.clone()));
+        }
+        if let Some(limit) = query.limit {
+            select = select.limit(limit);
+        }
+        Ok(select
+            .order_by_desc(inbox_event::Column::Id)
+            .all(&self.reader)
+            .await?)
+    }
+
+    /// Puts a tenant's events back to pending, due now, attempts reset. Applying is guarded, so
+    /// replaying an event already applied changes nothing.
+    pub async fn replay_inbox_events(
+        &self,
+        tenant_id: Uuid,
+        ids: &[Uuid],
+    ) -> Result<u64, StoreError> {
+        let mut replayed = 0;
+        for chunk in ids.chunks(500) {
+            let res = inbox_event::Entity::update_many()
+                .col_expr(
+                    inbox_event::Column::Status,
+                    Expr::value(InboxStatus::Pending),
+                )
+                .col_expr(inbox_event::Column::Attempts, Expr::value(0))
+                .col_expr(
+                    inbox_event::Column::NextAttemptAt,
+                    Expr::value(Some(Utc::now())),
+                )
+                .col_expr(
+                    inbox_event::Column::LeaseOwner,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    inbox_event::Column::LeaseUntil,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(
+                    inbox_event::Column::LastError,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    inbox_event::Column::ProcessedAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .filter(inbox_event::Column::TenantId.eq(tenant_id))
+                .filter(inbox_event::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&self.writer)
+                .await?;
+            replayed += res.rows_affected;
+        }
+        Ok(replayed)
+    }
+
+    /// Deletes processed (`done`) events of every tenant processed before `cutoff`.
+    pub async fn purge_processed_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let res = inbox_event::Entity::delete_many()
+            .filter(inbox_event::Column::Status.eq(InboxStatus::Done))
+            .filter(inbox_event::Column::ProcessedAt.lt(cutoff))
+            .exec(&self.writer)
+            .await?;
+        Ok(res.rows_affected)
+    }
+
+    /// Deletes a tenant's dead events received before `cutoff`: the explicit purge.
+    pub async fn purge_dead_events(
+        &self,
+        tenant_id: Uuid,
+        cutoff: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let res = inbox_event::Entity::delete_many()
+            .filter(inbox_event::Column::TenantId.eq(tenant_id))
+            .filter(inbox_event::Column::Status.eq(InboxStatus::Dead))
+            .filter(inbox_event::Column::ReceivedAt.lt(cutoff))
+            .exec(&self.writer)
+            .await?;
+        Ok(res.rows_affected)
+    }
+
+    /// How many events are in each status, for one tenant.
+    pub async fn count_by_status(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<Vec<(InboxStatus, u64)>, StoreError> {
+        let rows: Vec<(InboxStatus, i64)> = inbox_event::Entity::find()
+            .select_only()
+            .column(inbox_event::Column::Status)
+            .column_as(Expr::col(inbox_event::Column::Id).count(), "count")
+            .filter(inbox_event::Column::TenantId.eq(tenant_id))
+            .group_by(inbox_event::Column::Status)
+            .into_tuple()
+            .all(&self.reader)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(s, n)| (s, u64::try_from(n).unwrap_or(0)))
+            .collect())
+    }
+}
+
+enum Finish {
+    Done(Applied),
+    Retry {
+        attempts: i32,
+        at: DateTime<Utc>,
+        error: String,
+    },
+    Dead {
+        attempts: i32,
+        error: String,
+    },
+}
+
+/// Records an event's new status, if `owner` still holds its lease.
+async fn finish(
+    db: &impl ConnectionTrait,
+    owner: &str,
+    id: Uuid,
+    finish: Finish,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    let update = inbox_event::Entity::update_many()
+        .col_expr(
+            inbox_event::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            inbox_event::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(inbox_event::Column::Id.eq(id))
+        .filter(inbox_event::Column::LeaseOwner.eq(owner));
+    let (update, outcome) = match finish {
+        Finish::Done(applied) => (
+            update
+                .col_expr(inbox_event::Column::Status, Expr::value(InboxStatus::Done))
+                .col_expr(
+                    inbox_event::Column::LastError,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(inbox_event::Column::ProcessedAt, Expr::value(Some(now))),
+            Outcome::Done(applied),
+        ),
+        Finish::Retry {
+            attempts,
+            at,
+            error,
+        } => (
+            update
+                .col_expr(
+                    inbox_event::Column::Status,
+                    Expr::value(InboxStatus::Failed),
+                )
+                .col_expr(inbox_event::Column::Attempts, Expr::value(attempts))
+                .col_expr(inbox_event::Column::NextAttemptAt, Expr::value(Some(at)))
+                .col_expr(
+                    inbox_event::Column::LastError,
+                    Expr::value(Some(storable_text(&error))),
+                ),
+            Outcome::Retry(at),
+        ),
+        Finish::Dead { attempts, error } => (
+            update
+                .col_expr(inbox_event::Column::Status, Expr::value(InboxStatus::Dead))
+                .col_expr(inbox_event::Column::Attempts, Expr::value(attempts))
+                .col_expr(
+                    inbox_event::Column::NextAttemptAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(
+                    inbox_event::Column::LastError,
+                    Expr::value(Some(storable_text(&error))),
+                )
+                .col_expr(inbox_event::Column::ProcessedAt, Expr::value(Some(now))),
+            Outcome::Dead,
+        ),
+    };
+    let res = update.exec(db).await?;
+    Ok(if res.rows_affected == 0 {
+        Outcome::LeaseLost
+    } else {
+        outcome
+    })
+}
+
+fn placeholders(backend: DbBackend) -> (&'static str, &'static str, &'static str, &'static str) {
+    match backend {
+        DbBackend::Postgres => ("$1", "$2", "$3", "$4"),
+        _ => ("?1", "?2", "?3", "?4"),
+    }
+}

@@ -1,0 +1,350 @@
+//! Applying a Clerk event to the sync tables: one guarded statement per event.
+//!
+//! The rules, enforced by the statement itself so concurrent workers cannot interleave a
+//! read-modify-write:
+//! - a live row takes an upsert only when the upsert's version is newer (an equal version is a
+//!   no-op, so replays and duplicates are idempotent);
+//! - a delete writes a tombstone whatever the row held (also when there was no row); the tombstone
+//!   keeps only what the delete carried, so the outcome does not depend on arrival order;
+//! - nothing but a newer delete changes a tombstone: no late create or update revives it.
+
+use chrono::{DateTime, Utc};
+use hookgate_events::{ClerkEvent, EntityKind, EventData};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityName as _, EntityTrait,
+    IdenStatic as _, Iterable as _,
+};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::entities::sync::{
+    organization, organization_domain, organization_invitation, organization_membership,
+    permission, role, session, user, waitlist_entry,
+};
+
+/// What applying one event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The row was inserted or changed.
+    Written,
+    /// The row already held this or a newer version, or is a tombstone: nothing changed.
+    Unchanged,
+    /// The event's kind has no sync table (email, SMS, billing, unknown types).
+    NoTable,
+}
+
+/// Why an event cannot be applied: retrying will not help.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("a delete without an id names nothing to delete")]
+    NoEntity,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sea_orm::DbErr> for ApplyError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Store(err.into())
+    }
+}
+
+impl crate::Store {
+    /// Applies one event outside a batch, in its own statement: for tools and tests; workers
+    /// apply through [`crate::Store::process_batch`].
+    pub async fn apply_event(
+        &self,
+        tenant_id: Uuid,
+        event_id: Uuid,
+        event: &ClerkEvent,
+        data: serde_json::Value,
+    ) -> Result<Applied, ApplyError> {
+        apply_event(&self.writer, tenant_id, event_id, event, data).await
+    }
+}
+
+/// The bookkeeping every sync row carries.
+struct Meta {
+    tenant_id: Uuid,
+    clerk_id: String,
+    data: serde_json::Value,
+    version: i64,
+    deleted_at: Option<DateTime<Utc>>,
+    last_event_id: Uuid,
+    applied_at: DateTime<Utc>,
+}
+
+/// Applies `event` (stored as inbox event `event_id`, whose raw `data` is `data`) for a tenant.
+pub async fn apply_event(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    event_id: Uuid,
+    event: &ClerkEvent,
+    data: serde_json::Value,
+) -> Result<Applied, ApplyError> {
+    let Some(kind) = event.event_type.kind().filter(|k| has_table(*k)) else {
+        return Ok(Applied::NoTable);
+    };
+    let entity = event.entity().ok_or(ApplyError::NoEntity)?;
+    let deletes = event.is_delete();
+    let m = Meta {
+        tenant_id,
+        clerk_id: entity.id.to_string(),
+        data,
+        version: event.version(),
+        deleted_at: deletes
+            .then(|| DateTime::from_timestamp_millis(event.timestamp_ms).unwrap_or_else(Utc::now)),
+        last_event_id: event_id,
+        applied_at: Utc::now(),
+    };
+    let written = match (&event.data, kind) {
+        (EventData::User(x), _) => {
+            guarded(
+                db,
+                deletes,
+                user::ActiveModel {
+                    primary_email: Set(x.primary_email_address().map(str::to_owned)),
+                    first_name: Set(x.first_name.clone()),
+                    last_name: Set(x.last_name.clone()),
+                    username: Set(x.username.clone()),
+                    image_url: Set(x.image_url.clone()),
+                    external_id: Set(x.external_id.clone()),
+                    banned: Set(Some(x.banned)),
+                    locked: Set(Some(x.locked)),
+                    last_sign_in_at: Set(x.last_sign_in_at),
+                    last_active_at: Set(x.last_active_at),
+                    created_at: Set(x.created_at),
+                    updated_at: Set(x.updated_at),
+                    ..meta!(user, m)
+                },
+            )
+            .await?
+        }
+        (EventData::Organization(x), _) => {
+            guarded(
+                db,
+                deletes,
+                organization::ActiveModel {
+                    name: Set(x.name.clone()),
+                    slug: Set(x.slug.clone()),
+                    image_url: Set(x.image_url.clone()),
+                    members_count: Set(x.members_count),
+                    created_by: Set(x.created_by.clone()),
+                    created_at: Set(x.created_at),
+                    updated_at: Set(x.updated_at),
+                    ..meta!(organization, m)
+                },
+            )
+            .await?
+        }
+        (EventData::OrganizationMembership(x), _) => {
+            guarded(
+                db,
+                deletes,
+                organization_membership::ActiveModel {
+                    organization_id: Set(Some(x.organization.id.to_string())),
+                    user_id: Set(x.public_user_data.as_ref().map(|u| u.user_id.to_string())),
+                    role: Set(x.role.clone()),
+                    created_at: Set(x.created_at),
+                    updated_at: Set(x.updated_at),
+                    ..meta!(organization_membership, m)
+                },
+            )
+            .await?
+        }
+        (EventData::OrganizationInvitation(x), _) => {
+            guarded(
+                db,
+                deletes,
+                organization_invitation::ActiveModel {
+                    organization_id: Set(entity.organization_id.map(ToString::to_string)),
+                    email_address: Set(x.email_address.clone()),
+                    role: Set(x.role.clone()),
+                    status: Set(x.status.clone()),
+                    user_id: Set(x.user_id.as_ref().map(ToString::to_string)),
+                    expires_at: Set(x.expires_at),
+                    created_at: Set(x.created_at),
+                    updated_at: Set(x.updated_at),
+                    ..meta!(organization_invitation, m)
+                },
+            )
+            .await?
+        }
+        (EventData::OrganizationDomain(x), _) => {
+            guarded(
+                db,
+                deletes,
+                organization_domain::ActiveModel {
+                    organization_id: Set(x.organization_id.as_ref().map(ToString::to_string)),
+                    name: Set(x.name.clone()),
+                    enrollment_mode: Set(x.enrollment_mode.clone()),
+                    verification_status: Set(x
+                        .verification
+                        .as_ref()
+                        .and_then(|v| v.status.clone())),
+                    created_at: Set(x.created_at),
+                    updated_at: Set(x.updated_at),
+                    ..meta!(organization_domain, m)
+                },
+            )
+            .await?
+        }
+        (EventData::Session(x), _) => {
+            guarded(
+                db,
+                deletes,
+                session::ActiveModel {
+                    user_id: Set(x.user_id.as_ref().map(ToString::to_string)),
+                    client_id: Set(x.client_id.clone()),
+                    status: Set(x.status.clone()),
+                    last_active_at: Set(x.last_active_at),
+                    expire_at: Set(x.expire_at),
+                    abandon_at: Set(x.abandon_at),
+                    created_at: Set(x.created_at),
+                    updated_at: Set(x.updated_at),
+                    ..meta!(session, m)
+                },
+            )
+            .await?
+        }
+        (EventData::Role(x), _) => {
+            guarded(
+                db,
+                deletes,
+                role::ActiveModel {
+                    key: Set(x.key.clone()),
+                    name: Set(x.name.clone()),
+                    description: Set(x.description.clone()),
+                    created_at: Set(x.created_at),
+                    updated_at: Set(x.updated_at),
+                    ..meta!(role, m)
+                },
+            )
+            .await?
+        }
+        (EventData::Permission(x), _) => {
+            guarded(
+                db,
+                deletes,
+                permission::ActiveModel {
+                    key: Set(x.key.clone()),
+                    name: Set(x.name.clone()),
+                    description: Set(x.description.clone()),
+                    created_at: Set(x.created_at),
+                    updated_at: Set(x.updated_at),
+                    ..meta!(permission, m)
+                },
+            )
+            .await?
+        }
+        (EventData::WaitlistEntry(x), _) => {
+            guarded(
+                db,
+                deletes,
+                waitlist_entry::ActiveModel {
+                    email_address: Set(x.email_address.clone()),
+                    status: Set(x.status.clone()),
+                    created_at: Set(x.created_at),
+                    updated_at: Set(x.updated_at),
+                    ..meta!(waitlist_entry, m)
+                },
+            )
+            .await?
+        }
+        (EventData::Deleted(_), kind) => tombstone(db, kind, m).await?,
+        // Kinds without a table were answered above.
+        _ => return Ok(Applied::NoTable),
+    };
+    Ok(if written {
+        Applied::Written
+    } else {
+        Applied::Unchanged
+    })
+}
+
+fn has_table(kind: EntityKind) -> bool {
+    !matches!(
+        kind,
+        EntityKind::Email
+            | EntityKind::Sms
+            | EntityKind::Subscription
+            | EntityKind::SubscriptionItem
+            | EntityKind::PaymentAttempt
+    )
+}
+
+/// The bookkeeping columns of a sync row's active model; typed columns default to NULL.
+macro_rules! meta {
+    ($module:ident, $m:expr) => {{
+        let m = &$m;
+        $module::ActiveModel {
+            tenant_id: Set(m.tenant_id),
+            clerk_id: Set(m.clerk_id.clone()),
+            data: Set(m.data.clone()),
+            version: Set(m.version),
+            deleted_at: Set(m.deleted_at),
+            last_event_id: Set(m.last_event_id),
+            applied_at: Set(m.applied_at),
+            ..sea_orm::ActiveModelTrait::default()
+        }
+    }};
+}
+use meta;
+
+/// A delete that carried only the id: a tombstone whose typed columns are empty.
+async fn tombstone(
+    db: &impl ConnectionTrait,
+    kind: EntityKind,
+    m: Meta,
+) -> Result<bool, ApplyError> {
+    Ok(match kind {
+        EntityKind::User => guarded(db, true, meta!(user, m)).await?,
+        EntityKind::Organization => guarded(db, true, meta!(organization, m)).await?,
+        EntityKind::OrganizationMembership => {
+            guarded(db, true, meta!(organization_membership, m)).await?
+        }
+        EntityKind::OrganizationInvitation => {
+            guarded(db, true, meta!(organization_invitation, m)).await?
+        }
+        EntityKind::OrganizationDomain => guarded(db, true, meta!(organization_domain, m)).await?,
+        EntityKind::Session => guarded(db, true, meta!(session, m)).await?,
+        EntityKind::Role => guarded(db, true, meta!(role, m)).await?,
+        EntityKind::Permission => guarded(db, true, meta!(permission, m)).await?,
+        EntityKind::WaitlistEntry => guarded(db, true, meta!(waitlist_entry, m)).await?,
+        _ => false,
+    })
+}
+
+/// `INSERT … ON CONFLICT (tenant_id, clerk_id) DO UPDATE SET … WHERE <guard>`: one statement,
+/// so the check and the write cannot be separated. Returns whether a row was written.
+async fn guarded<A>(
+    db: &impl ConnectionTrait,
+    deletes: bool,
+    row: A,
+) -> Result<bool, sea_orm::DbErr>
+where
+    A: ActiveModelTrait + Send,
+    A::Entity: EntityTrait,
+{
+    let table = Alias::new(A::Entity::default().table_name());
+    let stored = |column: &str| Expr::col((table.clone(), Alias::new(column)));
+    let incoming = Expr::col((Alias::new("excluded"), Alias::new("version")));
+    let live = stored("deleted_at").is_null();
+    let newer = stored("version").lt(incoming);
+    let guard = if deletes {
+        live.or(newer)
+    } else {
+        live.and(newer)
+    };
+    let updated = <A::Entity as EntityTrait>::Column::iter()
+        .filter(|c| !matches!(c.as_str(), "tenant_id" | "clerk_id"));
+    let on_conflict = OnConflict::columns([Alias::new("tenant_id"), Alias::new("clerk_id")])
+        .update_columns(updated)
+        .action_and_where(guard)
+        .to_owned();
+    let rows = A::Entity::insert(row)
+        .on_conflict(on_conflict)
+        .exec_without_returning(db)
+        .await?;
+    Ok(rows > 0)
+}

@@ -1,0 +1,212 @@
+//! The sync tables do not depend on arrival order: any permutation of a history of events, with
+//! duplicates, leaves exactly the rows that the history in order leaves. On SQLite always, and on
+//! PostgreSQL when `HOOKGATE_TEST_DATABASE_URL` is set.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
+
+use std::time::Duration;
+
+use hookgate_events::ClerkEvent;
+use hookgate_store::entities::sync::{organization, organization_membership, session, user};
+use hookgate_store::{DatabaseOptions, Store, Uuid};
+use hookgate_testkit::{Backend, TestDb};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use sea_orm::{ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _};
+use serde_json::{Value, json};
+
+/// One event of a history: its inbox id and its body.
+#[derive(Debug, Clone)]
+struct Ev {
+    id: Uuid,
+    body: Value,
+}
+
+/// How one entity lives: how many updates after its creation, and whether it is deleted.
+#[derive(Debug, Clone, Copy)]
+struct Life {
+    updates: usize,
+    deleted: bool,
+}
+
+fn life() -> impl Strategy<Value = Life> {
+    (0usize..=3, any::<bool>()).prop_map(|(updates, deleted)| Life { updates, deleted })
+}
+
+/// Events for one entity: created, updated `updates` times (versions grow), maybe deleted.
+fn lifecycle(
+    kind: &str,
+    id: &str,
+    life: Life,
+    start: i64,
+    data: impl Fn(i64) -> Value,
+    stub: bool,
+) -> Vec<Ev> {
+    let mut events = Vec::new();
+    let mut version = start;
+    for step in 0..=life.updates {
+        let action = if step == 0 { "created" } else { "updated" };
+        events.push(envelope(
+            &format!("{kind}.{action}"),
+            version + 7,
+            data(version),
+        ));
+        version += 1000;
+    }
+    if life.deleted {
+        let body = if stub {
+            json!({"id": id, "object": kind, "deleted": true})
+        } else {
+            data(version - 1000)
+        };
+        events.push(envelope(&format!("{kind}.deleted"), version + 500, body));
+    }
+    events
+}
+
+fn envelope(event_type: &str, timestamp: i64, data: Value) -> Ev {
+    Ev {
+        id: Uuid::new_v4(),
+        body: json!({"data": data, "object": "event", "type": event_type, "timestamp": timestamp}),
+    }
+}
+
+fn history() -> impl Strategy<Value = Vec<Ev>> {
+    (
+        prop::collection::vec(life(), 1..=3),
+        life(),
+        prop::collection::vec(life(), 3),
+        life(),
+    )
+        .prop_map(|(users, org, memberships, session)| {
+            let base = 1_732_890_000_000_i64;
+            let mut events = Vec::new();
+            for (i, life) in users.iter().enumerate() {
+                let id = format!("user_{i}");
+                events.extend(lifecycle("user", &id, *life, base + i as i64, |v| {
+                    json!({
+                        "id": id, "object": "user", "first_name": format!("v{v}"),
+                        "email_addresses": [{"id": format!("idn_{i}"), "email_address": format!("u{i}-{v}@example.com")}],
+                        "primary_email_address_id": format!("idn_{i}"),
+                        "created_at": base, "updated_at": v,
+                    })
+                }, true));
+            }
+            let org_data = |v: i64| json!({"id": "org_1", "object": "organization", "name": format!("Acme {v}"), "slug": "acme", "created_at": base, "updated_at": v});
+            events.extend(lifecycle("organization", "org_1", org, base + 10, org_data, true));
+            // Memberships carry their whole object on delete, and arrive in any order with the
+            // organization and users they join.
+            for (i, life) in memberships.iter().enumerate().take(users.len()) {
+                let id = format!("orgmem_{i}");
+                let membership = |v: i64| json!({
+                    "id": id, "object": "organization_membership", "role": if v % 2000 == 0 { "org:admin" } else { "org:member" },
+                    "organization": org_data(base + 10),
+                    "public_user_data": {"user_id": format!("user_{i}"), "identifier": format!("u{i}@example.com")},
+                    "created_at": base, "updated_at": v,
+                });
+                events.extend(lifecycle("organizationMembership", &id, *life, base + 20 + i as i64, membership, false));
+            }
+            let session_data = |v: i64| json!({"id": "sess_1", "object": "session", "user_id": "user_0", "status": format!("s{v}"), "created_at": base, "updated_at": v});
+            events.extend(lifecycle("session", "sess_1", Life { deleted: false, ..session }, base + 30, session_data, false));
+            events
+        })
+}
+
+/// A history, and the same history shuffled with some events delivered again.
+fn histories() -> impl Strategy<Value = (Vec<Ev>, Vec<Ev>)> {
+    history().prop_flat_map(|in_order| {
+        let n = in_order.len();
+        let duplicates = prop::collection::vec(0..n, 0..=n);
+        (Just(in_order.clone()), duplicates).prop_flat_map(|(in_order, duplicates)| {
+            let mut delivered = in_order.clone();
+            delivered.extend(duplicates.iter().map(|&i| in_order[i].clone()));
+            (Just(in_order), Just(delivered).prop_shuffle())
+        })
+    })
+}
+
+async fn apply_all(store: &Store, tenant: Uuid, events: &[Ev]) {
+    for ev in events {
+        let bytes = serde_json::to_vec(&ev.body).unwrap();
+        let event = ClerkEvent::decode(&bytes).unwrap();
+        store
+            .apply_event(tenant, ev.id, &event, ev.body["data"].clone())
+            .await
+            .unwrap();
+    }
+}
+
+/// Every sync row of a tenant, printed without the columns that say when it was applied.
+async fn snapshot(db: &DatabaseConnection, tenant: Uuid) -> Vec<String> {
+    let epoch = chrono::DateTime::UNIX_EPOCH;
+    let mut rows = Vec::new();
+    macro_rules! dump {
+        ($module:ident) => {
+            for mut row in $module::Entity::find()
+                .filter($module::Column::TenantId.eq(tenant))
+                .all(db)
+                .await
+                .unwrap()
+            {
+                row.tenant_id = Uuid::nil();
+                row.applied_at = epoch;
+                rows.push(format!("{row:?}"));
+            }
+        };
+    }
+    dump!(user);
+    dump!(organization);
+    dump!(organization_membership);
+    dump!(session);
+    rows.sort();
+    rows
+}
+
+fn order_does_not_matter(backend: Backend, cases: u32) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(TestDb::create(backend)) else {
+        return;
+    };
+    let store = rt.block_on(async {
+        let store = Store::connect(&DatabaseOptions {
+            url: db.url(),
+            max_connections: 4,
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_busy_timeout: Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
+        store.migrate().await.unwrap();
+        store
+    });
+    let reader = rt.block_on(sea_orm::Database::connect(db.url())).unwrap();
+    let mut runner = TestRunner::new(Config::with_cases(cases));
+    runner
+        .run(&histories(), |(in_order, delivered)| {
+            rt.block_on(async {
+                let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+                apply_all(&store, a, &in_order).await;
+                apply_all(&store, b, &delivered).await;
+                let expected = snapshot(&reader, a).await;
+                prop_assert!(!expected.is_empty());
+                prop_assert_eq!(snapshot(&reader, b).await, expected);
+                Ok(())
+            })
+        })
+        .unwrap();
+    rt.block_on(async {
+        store.close().await;
+        reader.close().await.unwrap();
+    });
+}
+
+#[test]
+fn any_order_with_duplicates_gives_the_in_order_tables_on_sqlite() {
+    order_does_not_matter(Backend::Sqlite, 64);
+}
+
+#[test]
+fn any_order_with_duplicates_gives_the_in_order_tables_on_postgres() {
+    order_does_not_matter(Backend::Postgres, 32);
+}

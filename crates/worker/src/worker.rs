@@ -1,0 +1,137 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookgate_events::{ClerkEvent, Envelope};
+use hookgate_store::{InboxEvent, Outcome, Prepared, Store, StoreError};
+use tokio::sync::{Notify, watch};
+
+use crate::Backoff;
+
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerSettings {
+    /// Most events claimed and applied in one transaction.
+    pub batch_size: u64,
+    /// How long a claim holds; a crashed worker's events return to the queue after it.
+    pub lease: Duration,
+    /// How often to look for due events when nothing wakes the worker (retries that come due,
+    /// events stored by other processes).
+    pub poll_interval: Duration,
+    pub backoff: Backoff,
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    pub claimed: usize,
+    pub done: usize,
+    pub retried: usize,
+    pub dead: usize,
+    pub lease_lost: usize,
+}
+
+/// One worker loop. Several may run, in one process or many, on one queue.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    store: Store,
+    settings: WorkerSettings,
+    owner: String,
+    wake: Arc<Notify>,
+}
+
+impl Worker {
+    /// `wake` is notified by ingest when it stores an event, so the worker starts at once.
+    pub fn new(store: Store, settings: WorkerSettings, wake: Arc<Notify>) -> Self {
+        let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        Self {
+            store,
+            settings,
+            owner,
+            wake,
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Claims one batch and applies it.
+    pub async fn run_batch(&self) -> Result<BatchReport, StoreError> {
+        let claimed = self
+            .store
+            .claim_due_events(&self.owner, self.settings.batch_size, self.settings.lease)
+            .await?;
+        let mut report = BatchReport {
+            claimed: claimed.len(),
+            ..BatchReport::default()
+        };
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        let batch = claimed.into_iter().map(prepare).collect();
+        let outcomes = self
+            .store
+            .process_batch(&self.owner, batch, &self.settings.backoff)
+            .await?;
+        for (id, outcome) in outcomes {
+            match outcome {
+                Outcome::Done(_) => report.done += 1,
+                Outcome::Retry(at) => {
+                    report.retried += 1;
+                    tracing::warn!(inbox_id = %id, retry_at = %at, "event failed; retrying later");
+                }
+                Outcome::Dead => {
+                    report.dead += 1;
+                    tracing::error!(inbox_id = %id, "event is dead; see its last_error, replay when fixed");
+                }
+                Outcome::LeaseLost => report.lease_lost += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    /// Works until `stop` turns true: a full batch is followed at once by the next; otherwise the
+    /// worker waits for ingest to wake it or for the poll interval. The batch in hand is always
+    /// finished; leases still held at the end are released.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) {
+        let mut failures = 0u32;
+        while !*stop.borrow() {
+            let full = match self.run_batch().await {
+                Ok(report) => {
+                    failures = 0;
+                    report.claimed as u64 == self.settings.batch_size
+                }
+                Err(err) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(%err, "worker could not reach the database");
+                    false
+                }
+            };
+            if full {
+                continue;
+            }
+            // Back off while the database is down instead of spinning on it.
+            let pause = self.settings.poll_interval * failures.clamp(1, 10);
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        if let Err(err) = self.store.release_leases(&self.owner).await {
+            tracing::warn!(%err, "could not release leases; they expire on their own");
+        }
+    }
+}
+
+fn prepare(inbox: InboxEvent) -> Prepared {
+    let decoded = decode(&inbox.body);
+    Prepared { inbox, decoded }
+}
+
+/// The typed event and the raw `data` Clerk sent (kept whole in the sync row).
+fn decode(body: &[u8]) -> Result<(ClerkEvent, serde_json::Value), String> {
+    let envelope = Envelope::parse(body).map_err(|e| e.to_string())?;
+    let data = serde_json::from_str(envelope.data.get()).map_err(|e| e.to_string())?;
+    let event = ClerkEvent::from_envelope(envelope).map_err(|e| e.to_string())?;
+    Ok((event, data))
+}
