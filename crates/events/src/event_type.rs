@@ -154,6 +154,13 @@ pub struct EventFilter(String);
 #[error("an event filter is 1 to 200 characters of letters, digits, `.`, `_`, `*` and `?`")]
 pub struct EventFilterError;
 
+impl FromStr for EventFilter {
+    type Err = EventFilterError;
+    fn from_str(pattern: &str) -> Result<Self, Self::Err> {
+        Self::parse(pattern)
+    }
+}
+
 impl EventFilter {
     pub fn parse(pattern: &str) -> Result<Self, EventFilterError> {
         let ok = (1..=200).contains(&pattern.len())

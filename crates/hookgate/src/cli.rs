@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand};
 use hookgate_tenancy::{SecretCipher, Tenancy, TenantSlug};
 use hookgate_verify::Secret;
 
+use hookgate_events::{EventFilter, EventType};
+use hookgate_store::{EventQuery, InboxStatus, Store, Uuid};
+
 use crate::inspect;
 use crate::settings::Settings;
 use crate::startup::{self, Application, Role};
@@ -44,6 +47,47 @@ pub enum Command {
 pub enum EventsCommand {
     /// Decode one webhook body (a file, or `-` for stdin) and print what hookgate reads from it.
     Inspect { file: String },
+    /// List a tenant's stored events, newest first.
+    List {
+        #[arg(long)]
+        tenant: TenantSlug,
+        #[command(flatten)]
+        filter: EventFilterArgs,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Put a tenant's matching events back in the queue (applying is guarded, so this is safe).
+    Replay {
+        #[arg(long)]
+        tenant: TenantSlug,
+        #[command(flatten)]
+        filter: EventFilterArgs,
+    },
+    /// Delete a tenant's dead events received before a time (default: now).
+    PurgeDead {
+        #[arg(long)]
+        tenant: TenantSlug,
+        /// RFC 3339 time, or an age such as `7d`.
+        #[arg(long, value_parser = parse_when)]
+        before: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+/// Which of a tenant's events a command means.
+#[derive(Debug, clap::Args)]
+pub struct EventFilterArgs {
+    /// `pending`, `failed`, `done` or `dead`; repeat for several. Replay defaults to `dead`.
+    #[arg(long = "status", value_parser = parse_status)]
+    statuses: Vec<InboxStatus>,
+    /// An event type or glob, such as `user.*` or `organization*.*`.
+    #[arg(long = "type")]
+    event_type: Option<EventFilter>,
+    /// Received at or after: RFC 3339 time, or an age such as `24h`.
+    #[arg(long, value_parser = parse_when)]
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    /// One event by its hookgate id; repeat for several.
+    #[arg(long = "id")]
+    ids: Vec<Uuid>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,17 +147,139 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant(command) => tenant(command, &settings).await,
-        Command::Events(command) => events(command),
+        Command::Events(command) => events(command, Some(&settings)).await,
     }
 }
 
-pub fn events(command: EventsCommand) -> anyhow::Result<()> {
+pub async fn events(command: EventsCommand, settings: Option<&Settings>) -> anyhow::Result<()> {
+    if let EventsCommand::Inspect { file } = &command {
+        println!("{}", inspect::inspect(file)?);
+        return Ok(());
+    }
+    let settings = settings.context("settings are needed for this command")?;
+    let store = startup::connect(settings).await?;
+    let result = events_with_store(command, &store).await;
+    store.close().await;
+    result
+}
+
+async fn events_with_store(command: EventsCommand, store: &Store) -> anyhow::Result<()> {
+    let tenant_of = |slug: &TenantSlug| {
+        let slug = slug.clone();
+        async move {
+            store
+                .find_tenant_by_slug(slug.as_str())
+                .await?
+                .with_context(|| format!("tenant `{slug}` does not exist"))
+        }
+    };
     match command {
-        EventsCommand::Inspect { file } => {
-            println!("{}", inspect::inspect(&file)?);
+        EventsCommand::Inspect { .. } => Ok(()),
+        EventsCommand::List {
+            tenant,
+            filter,
+            limit,
+        } => {
+            let tenant = tenant_of(&tenant).await?;
+            let events = filter.select(store, tenant.id, Some(limit), &[]).await?;
+            println!(
+                "{:<38} {:<34} {:<8} {:>3} {:<32} error",
+                "id", "type", "status", "try", "received"
+            );
+            for e in events {
+                println!(
+                    "{:<38} {:<34} {:<8} {:>3} {:<32} {}",
+                    e.id,
+                    e.event_type.as_deref().unwrap_or("-"),
+                    format!("{:?}", e.status).to_lowercase(),
+                    e.attempts,
+                    e.received_at.to_rfc3339(),
+                    e.last_error.as_deref().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+        EventsCommand::Replay { tenant, filter } => {
+            let tenant = tenant_of(&tenant).await?;
+            let events = filter
+                .select(store, tenant.id, None, &[InboxStatus::Dead])
+                .await?;
+            let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+            let replayed = store.replay_inbox_events(tenant.id, &ids).await?;
+            println!("{replayed} events of {} put back in the queue", tenant.slug);
+            Ok(())
+        }
+        EventsCommand::PurgeDead { tenant, before } => {
+            let tenant = tenant_of(&tenant).await?;
+            let purged = store
+                .purge_dead_events(tenant.id, before.unwrap_or_else(chrono::Utc::now))
+                .await?;
+            println!("{purged} dead events of {} deleted", tenant.slug);
             Ok(())
         }
     }
+}
+
+impl EventFilterArgs {
+    /// The matching events; `default_statuses` applies when no `--status` was given.
+    async fn select(
+        &self,
+        store: &Store,
+        tenant_id: Uuid,
+        limit: Option<u64>,
+        default_statuses: &[InboxStatus],
+    ) -> anyhow::Result<Vec<hookgate_store::InboxEvent>> {
+        let statuses = if self.statuses.is_empty() {
+            default_statuses.to_vec()
+        } else {
+            self.statuses.clone()
+        };
+        let query = EventQuery {
+            statuses,
+            received_since: self.since,
+            ids: self.ids.clone(),
+            // The type glob is applied here, so the database cannot cut the list short first.
+            limit: if self.event_type.is_some() {
+                None
+            } else {
+                limit
+            },
+        };
+        let mut events = store.list_inbox_events(tenant_id, &query).await?;
+        if let Some(glob) = &self.event_type {
+            events
+                .retain(|e| glob.matches(&EventType::parse(e.event_type.as_deref().unwrap_or(""))));
+            if let Some(limit) = limit {
+                events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            }
+        }
+        Ok(events)
+    }
+}
+
+fn parse_status(text: &str) -> Result<InboxStatus, String> {
+    match text {
+        "pending" => Ok(InboxStatus::Pending),
+        "failed" => Ok(InboxStatus::Failed),
+        "done" => Ok(InboxStatus::Done),
+        "dead" => Ok(InboxStatus::Dead),
+        other => Err(format!(
+            "`{other}` is not a status: pending, failed, done or dead"
+        )),
+    }
+}
+
+/// An RFC 3339 time, or an age (`90s`, `30m`, `24h`, `7d`) before now.
+fn parse_when(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let age = parse_duration(text)
+        .map_err(|_| format!("`{text}` is neither an RFC 3339 time nor an age such as 24h"))?;
+    chrono::Duration::from_std(age)
+        .ok()
+        .and_then(|age| chrono::Utc::now().checked_sub_signed(age))
+        .ok_or_else(|| format!("`{text}` reaches too far back"))
 }
 
 async fn tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<()> {

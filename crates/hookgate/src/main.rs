@@ -1,13 +1,13 @@
 use clap::Parser as _;
-use hookgate::cli::{self, Cli, Command};
+use hookgate::cli::{self, Cli, Command, EventsCommand};
 use hookgate::{Settings, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Inspecting an event needs neither settings nor logs.
-    if let Command::Events(command) = cli.command {
-        return cli::events(command);
+    if let Command::Events(command @ EventsCommand::Inspect { .. }) = cli.command {
+        return cli::events(command, None).await;
     }
     let settings = Settings::load()?;
     telemetry::install(telemetry::subscriber(

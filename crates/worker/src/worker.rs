@@ -67,7 +67,16 @@ impl Worker {
         if claimed.is_empty() {
             return Ok(report);
         }
-        let batch = claimed.into_iter().map(prepare).collect();
+        let mut batch: Vec<Prepared> = claimed.into_iter().map(prepare).collect();
+        // Every worker writes the rows of a batch in one global order (kind, then Clerk id), so
+        // two batches touching the same rows cannot deadlock on PostgreSQL. Order within one
+        // object does not matter: applies are guarded by version.
+        batch.sort_by_cached_key(|p| {
+            p.decoded
+                .as_ref()
+                .ok()
+                .and_then(|(event, _)| event.entity().map(|e| (e.kind, e.id.to_string())))
+        });
         let outcomes = self
             .store
             .process_batch(&self.owner, batch, &self.settings.backoff)

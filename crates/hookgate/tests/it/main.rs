@@ -8,3 +8,4 @@ mod ingest;
 mod outage;
 mod proxy;
 mod restart;
+mod sync;

@@ -1,0 +1,270 @@
+//! Clerk events sent over HTTP end up, after the workers, as the right rows: whatever the order,
+//! however often delivered; failures retry, die, and apply once replayed.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use hookgate::Settings;
+use hookgate::startup::Role;
+use hookgate_events::EventType;
+use hookgate_store::InboxStatus;
+use hookgate_store::entities::sync::{
+    organization, organization_domain, organization_invitation, organization_membership,
+    permission, role, session, user, waitlist_entry,
+};
+use reqwest::StatusCode;
+use sea_orm::{
+    ColumnTrait as _, ConnectionTrait as _, Database, DatabaseConnection, EntityTrait as _,
+    QueryFilter as _,
+};
+
+use crate::helpers::{
+    Backend, TestApp, TestDb, TestTenant, eventually, on_both_backends, settings,
+};
+
+on_both_backends!(
+    every_synced_type_lands_in_its_table_whatever_the_order,
+    failures_retry_then_die_and_replay_applies_them,
+);
+
+fn fast_worker(db: &TestDb) -> Settings {
+    let mut settings = settings(&db.url());
+    settings.worker.poll_interval_ms = 50;
+    settings.worker.backoff_base_ms = 50;
+    settings.worker.backoff_cap_ms = 100;
+    settings.worker.max_attempts = 2;
+    settings
+}
+
+fn fixture(event_type: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../events/tests/fixtures/{event_type}.json"));
+    std::fs::read(path).unwrap()
+}
+
+/// Waits until the tenant has no pending or failed events.
+async fn drained(app: &TestApp, tenant: &TestTenant) -> Vec<(InboxStatus, u64)> {
+    eventually(Duration::from_secs(20), || async {
+        let counts = app.store.count_by_status(tenant.id).await.unwrap();
+        let open = counts
+            .iter()
+            .any(|(s, n)| matches!(s, InboxStatus::Pending | InboxStatus::Failed) && *n > 0);
+        (!open).then_some(counts)
+    })
+    .await
+    .expect("the workers drain the queue")
+}
+
+async fn every_synced_type_lands_in_its_table_whatever_the_order(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let app = TestApp::spawn_role(&fast_worker(&db), Role::All).await;
+    let acme = app.tenant("acme").await;
+
+    // Every type Clerk sends, newest first, each delivered twice.
+    for (n, event_type) in EventType::KNOWN.iter().rev().enumerate() {
+        let body = fixture(event_type.as_str());
+        for _ in 0..2 {
+            let status = app
+                .deliver("acme", &acme.secret, &format!("msg_{n}"), &body)
+                .await
+                .status();
+            assert_eq!(status, StatusCode::OK, "{event_type}");
+        }
+    }
+    let counts = drained(&app, &acme).await;
+    assert_eq!(
+        counts,
+        vec![(InboxStatus::Done, EventType::KNOWN.len() as u64)]
+    );
+
+    let read = Database::connect(db.url()).await.unwrap();
+    let t = acme.id;
+    macro_rules! rows {
+        ($module:ident) => {
+            $module::Entity::find()
+                .filter($module::Column::TenantId.eq(t))
+                .all(&read)
+                .await
+                .unwrap()
+        };
+    }
+    // Deleted objects are tombstones that no earlier-sent create or update revived.
+    let users = rows!(user);
+    assert_eq!(users.len(), 1);
+    assert!(users[0].deleted_at.is_some() && users[0].first_name.is_none());
+    let orgs = rows!(organization);
+    assert!(orgs.len() == 1 && orgs[0].deleted_at.is_some());
+    let memberships = rows!(organization_membership);
+    assert_eq!(memberships.len(), 1);
+    assert!(memberships[0].deleted_at.is_some());
+    assert_eq!(
+        memberships[0].organization_id.as_deref(),
+        Some("org_2pQxV3nKb8YtR6wLm2HcJ9sDfQe")
+    );
+    let domains = rows!(organization_domain);
+    assert!(domains.len() == 1 && domains[0].deleted_at.is_some());
+    let roles = rows!(role);
+    assert!(roles.len() == 1 && roles[0].deleted_at.is_some());
+    let permissions = rows!(permission);
+    assert!(permissions.len() == 1 && permissions[0].deleted_at.is_some());
+
+    // Live objects hold their newest version.
+    let invitations = rows!(organization_invitation);
+    assert_eq!(invitations.len(), 2);
+    let accepted = invitations
+        .iter()
+        .find(|i| i.status.as_deref() == Some("accepted"))
+        .unwrap();
+    assert_eq!(
+        accepted.user_id.as_deref(),
+        Some("user_2pQyT4vNc8XwE1rKs6MbHq9LgZu")
+    );
+    let sessions = rows!(session);
+    assert_eq!(sessions.len(), 4);
+    let ended = sessions
+        .iter()
+        .find(|s| s.clerk_id == "sess_2pQxX2wDh2MxJ5RPw1SbT6dEfYz")
+        .unwrap();
+    assert_eq!(
+        ended.status.as_deref(),
+        Some("ended"),
+        "session.ended is newer than session.created"
+    );
+    let waitlist = rows!(waitlist_entry);
+    assert_eq!(waitlist.len(), 1);
+    assert_eq!(waitlist[0].status.as_deref(), Some("invited"));
+    assert!(
+        waitlist[0].data["invitation"].is_object(),
+        "the full data Clerk sent is kept"
+    );
+    read.close().await.unwrap();
+}
+
+async fn failures_retry_then_die_and_replay_applies_them(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let settings = fast_worker(&db);
+    let app = TestApp::spawn_role(&settings, Role::All).await;
+    let acme = app.tenant("acme").await;
+    let admin = Database::connect(db.url()).await.unwrap();
+    poison_users(&admin, backend).await;
+
+    let poison = br#"{"data":{"id":"user_poison","updated_at":1732890000000},"object":"event","type":"user.created","timestamp":1732890000000}"#;
+    let good = br#"{"data":{"id":"user_good","updated_at":1732890000000},"object":"event","type":"user.created","timestamp":1732890000000}"#;
+    assert_eq!(
+        app.deliver("acme", &acme.secret, "msg_poison", poison)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.deliver("acme", &acme.secret, "msg_good", good)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    drained(&app, &acme).await;
+    let poisoned = app.inbox(&acme, "msg_poison").await.unwrap();
+    assert_eq!(poisoned.status, InboxStatus::Dead);
+    assert_eq!(
+        poisoned.attempts, 2,
+        "retried once, then dead at max_attempts = 2"
+    );
+    assert!(
+        poisoned
+            .last_error
+            .unwrap()
+            .contains("poisoned for the test")
+    );
+    assert_eq!(
+        app.inbox(&acme, "msg_good").await.unwrap().status,
+        InboxStatus::Done,
+        "one poison event does not block the batch"
+    );
+
+    // The operator sees it, fixes the cause, and replays the dead events.
+    let listed = cli(
+        &db,
+        &["events", "list", "--tenant", "acme", "--status", "dead"],
+    );
+    assert!(
+        listed.contains("user.created") && listed.contains("poisoned for the test"),
+        "{listed}"
+    );
+    unpoison_users(&admin, backend).await;
+    let replayed = cli(
+        &db,
+        &[
+            "events", "replay", "--tenant", "acme", "--status", "dead", "--type", "user.*",
+        ],
+    );
+    assert!(replayed.contains("1 events of acme put back"), "{replayed}");
+
+    drained(&app, &acme).await;
+    assert_eq!(
+        app.inbox(&acme, "msg_poison").await.unwrap().status,
+        InboxStatus::Done
+    );
+    let row = user::Entity::find()
+        .filter(user::Column::TenantId.eq(acme.id))
+        .filter(user::Column::ClerkId.eq("user_poison"))
+        .one(&admin)
+        .await
+        .unwrap();
+    assert!(row.is_some());
+    admin.close().await.unwrap();
+}
+
+/// Makes inserting the user `user_poison` fail, the way a broken database constraint would.
+async fn poison_users(db: &DatabaseConnection, backend: Backend) {
+    let statements: &[&str] = match backend {
+        Backend::Sqlite => &[
+            "CREATE TRIGGER poison BEFORE INSERT ON users WHEN NEW.clerk_id = 'user_poison' \
+             BEGIN SELECT RAISE(ABORT, 'poisoned for the test'); END",
+        ],
+        Backend::Postgres => &[
+            "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN \
+             IF NEW.clerk_id = 'user_poison' THEN RAISE EXCEPTION 'poisoned for the test'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER poison BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION poison()",
+        ],
+    };
+    for sql in statements {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+}
+
+async fn unpoison_users(db: &DatabaseConnection, backend: Backend) {
+    let sql = match backend {
+        Backend::Sqlite => "DROP TRIGGER poison",
+        Backend::Postgres => "DROP TRIGGER poison ON users",
+    };
+    db.execute_unprepared(sql).await.unwrap();
+}
+
+/// Runs the `hookgate` binary against the test's database; returns its standard output.
+fn cli(db: &TestDb, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(args)
+        .env(
+            "HOOKGATE_CONFIG_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config"),
+        )
+        .env("HOOKGATE__DATABASE__URL", db.url())
+        .env_remove("HOOKGATE_ENV")
+        .env_remove("RUST_LOG")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

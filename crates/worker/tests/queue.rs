@@ -1,0 +1,238 @@
+//! Workers on one queue: nothing lost, nothing stuck, every event applied once in effect; a worker
+//! that dies holding a batch loses it to another once its lease runs out.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookgate_store::entities::sync::user;
+use hookgate_store::{DatabaseOptions, InboxStatus, NewInboxEvent, Store, Uuid};
+use hookgate_testkit::{Backend, TestDb, on_both_backends};
+use hookgate_worker::{Backoff, BatchReport, Worker, WorkerSettings};
+use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+use serde_json::json;
+use tokio::sync::{Notify, watch};
+
+on_both_backends!(
+    two_workers_share_a_queue_under_load,
+    a_dead_workers_batch_is_taken_over_after_its_lease
+);
+
+const USERS: usize = 40;
+const UPDATES: usize = 10;
+
+fn settings(lease: Duration) -> WorkerSettings {
+    WorkerSettings {
+        batch_size: 25,
+        lease,
+        poll_interval: Duration::from_millis(20),
+        backoff: Backoff {
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(50),
+            max_attempts: 3,
+        },
+    }
+}
+
+async fn store(db: &TestDb) -> Store {
+    let store = Store::connect(&DatabaseOptions {
+        url: db.url(),
+        max_connections: 8,
+        connect_timeout: Duration::from_secs(5),
+        acquire_timeout: Duration::from_secs(10),
+        sqlite_busy_timeout: Duration::from_secs(10),
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+/// `users` users, each created then updated `UPDATES` times, stored newest first.
+async fn fill(store: &Store, tenant: Uuid, users: usize) -> usize {
+    let mut n = 0;
+    for version in (0..=UPDATES).rev() {
+        for u in 0..users {
+            let kind = if version == 0 { "created" } else { "updated" };
+            let v = 1_732_890_000_000_i64 + version as i64;
+            let body = json!({
+                "data": {"id": format!("user_{u}"), "first_name": format!("v{version}"), "updated_at": v},
+                "object": "event", "type": format!("user.{kind}"), "timestamp": v,
+            });
+            let event = NewInboxEvent {
+                svix_id: format!("msg_{u}_{version}"),
+                event_type: Some(format!("user.{kind}")),
+                instance_id: None,
+                event_timestamp_ms: Some(v),
+                body: serde_json::to_vec(&body).unwrap(),
+                invalid: None,
+            };
+            store.insert_inbox_event(tenant, event).await.unwrap();
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Every user row holds the newest version, and every event is done.
+async fn assert_applied_once_in_effect(
+    store: &Store,
+    db: &TestDb,
+    tenant: Uuid,
+    events: usize,
+    users: usize,
+) {
+    assert_eq!(
+        store.count_by_status(tenant).await.unwrap(),
+        vec![(InboxStatus::Done, events as u64)]
+    );
+    let read = sea_orm::Database::connect(db.url()).await.unwrap();
+    let rows = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant))
+        .all(&read)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), users);
+    for row in rows {
+        assert_eq!(
+            row.first_name.as_deref(),
+            Some(format!("v{UPDATES}").as_str()),
+            "{}",
+            row.clerk_id
+        );
+    }
+    read.close().await.unwrap();
+}
+
+/// Runs a worker on a runtime of its own (as another process would) until the queue is empty.
+fn spawn_worker(store: Store, settings: WorkerSettings) -> std::thread::JoinHandle<BatchReport> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let worker = Worker::new(store, settings, Arc::new(Notify::new()));
+            let mut total = BatchReport::default();
+            let mut idle = 0;
+            while idle < 10 {
+                let report = worker.run_batch().await.unwrap();
+                if report.claimed == 0 {
+                    idle += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                } else {
+                    idle = 0;
+                }
+                total.claimed += report.claimed;
+                total.done += report.done;
+                total.retried += report.retried;
+                total.dead += report.dead;
+                total.lease_lost += report.lease_lost;
+            }
+            total
+        })
+    })
+}
+
+async fn two_workers_share_a_queue_under_load(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let store = store(&db).await;
+    let tenant = Uuid::new_v4();
+    let events = fill(&store, tenant, USERS).await;
+
+    let a = spawn_worker(store.clone(), settings(Duration::from_secs(30)));
+    let b = spawn_worker(store.clone(), settings(Duration::from_secs(30)));
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+
+    assert_eq!(
+        a.done + b.done,
+        events,
+        "every event finished exactly once: {a:?} {b:?}"
+    );
+    assert_eq!(
+        a.claimed + b.claimed,
+        events,
+        "no event claimed twice: {a:?} {b:?}"
+    );
+    assert_eq!(
+        (
+            a.retried + b.retried,
+            a.dead + b.dead,
+            a.lease_lost + b.lease_lost
+        ),
+        (0, 0, 0)
+    );
+    if backend == Backend::Postgres {
+        assert!(
+            a.done > 0 && b.done > 0,
+            "both workers took part: {a:?} {b:?}"
+        );
+    }
+    assert_applied_once_in_effect(&store, &db, tenant, events, USERS).await;
+    store.close().await;
+}
+
+async fn a_dead_workers_batch_is_taken_over_after_its_lease(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let store = store(&db).await;
+    let tenant = Uuid::new_v4();
+    let users = 5;
+    let events = fill(&store, tenant, users).await;
+
+    // A worker claims a batch and dies before applying it. The lease outlasts the survivor's
+    // first pass over the rest of the queue.
+    let lease = Duration::from_secs(3);
+    let claimed_at = tokio::time::Instant::now();
+    let held = store
+        .claim_due_events("crashed-worker", 25, lease)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 25);
+
+    let survivor = Worker::new(store.clone(), settings(lease), Arc::new(Notify::new()));
+    let mut first = BatchReport::default();
+    while let Ok(report) = survivor.run_batch().await {
+        if report.claimed == 0 {
+            break;
+        }
+        first.done += report.done;
+    }
+    assert_eq!(
+        first.done,
+        events - held.len(),
+        "the leased batch waits for its lease"
+    );
+
+    assert!(
+        claimed_at.elapsed() < lease,
+        "the first pass must end inside the lease to mean anything"
+    );
+    tokio::time::sleep_until(claimed_at + lease).await;
+    let (stop_tx, stop) = watch::channel(false);
+    let running = {
+        let survivor = survivor.clone();
+        tokio::spawn(async move { survivor.run(stop).await })
+    };
+    let drained = async {
+        loop {
+            if store.count_by_status(tenant).await.unwrap()
+                == vec![(InboxStatus::Done, events as u64)]
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), drained)
+        .await
+        .expect("the batch is taken over");
+    stop_tx.send(true).unwrap();
+    running.await.unwrap();
+    assert_applied_once_in_effect(&store, &db, tenant, events, users).await;
+    store.close().await;
+}
