@@ -18,7 +18,23 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             command.extend(args[1..].iter().map(String::as_str));
             cargo(&command)
         }
-        Some(other) => bail!("unknown benchmark `{other}` (known: decode)"),
-        None => bail!("usage: cargo xtask bench decode [rounds]"),
+        Some("process") => {
+            let mut command = vec![
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "hookgate-worker",
+                "--example",
+                "process",
+                "--",
+            ];
+            command.extend(args[1..].iter().map(String::as_str));
+            cargo(&command)
+        }
+        Some(other) => bail!("unknown benchmark `{other}` (known: decode, process)"),
+        None => {
+            bail!("usage: cargo xtask bench decode [rounds] | process [sqlite|postgres] [events]")
+        }
     }
 }

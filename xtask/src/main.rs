@@ -13,6 +13,8 @@ tasks:
   ci      rustfmt check, clippy with warnings denied, then the whole test suite
   bench   benchmarks (release builds):
             cargo xtask bench decode    decoding a ~2.5 KB user.created
+            cargo xtask bench process [sqlite|postgres] [events]
+                                        applying stored events; lag at light load
   send    sign a Clerk event and POST it to a running hookgate:
             cargo xtask send --url http://127.0.0.1:8080/api/webhooks/demo --secret whsec_...
                              [--file event.json] [--id msg_...]

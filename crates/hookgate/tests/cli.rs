@@ -73,6 +73,19 @@ fn a_bad_environment_value_stops_start_up_naming_its_key() {
         "{}",
         text(&out.stderr)
     );
+
+    // Deduplication must outlive Svix's retries: retention below 7 days is refused.
+    let out = hookgate(
+        &scratch,
+        &[("HOOKGATE__RETENTION__PROCESSED_DAYS", "3")],
+        &["migrate"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("retention.processed_days"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
