@@ -8,7 +8,7 @@ use hookgate_tenancy::{SecretCipher, Tenancy, TenantSlug};
 use hookgate_verify::Secret;
 
 use hookgate_events::{EventFilter, EventType};
-use hookgate_store::{EventQuery, InboxStatus, Store, Uuid};
+use hookgate_store::{EventQuery, InboxStatus, InboxSummary, Store, Uuid};
 
 use crate::inspect;
 use crate::settings::Settings;
@@ -228,7 +228,7 @@ impl EventFilterArgs {
         tenant_id: Uuid,
         limit: Option<u64>,
         default_statuses: &[InboxStatus],
-    ) -> anyhow::Result<Vec<hookgate_store::InboxEvent>> {
+    ) -> anyhow::Result<Vec<InboxSummary>> {
         let statuses = if self.statuses.is_empty() {
             default_statuses.to_vec()
         } else {
@@ -236,22 +236,16 @@ impl EventFilterArgs {
         };
         let query = EventQuery {
             statuses,
+            event_type: self.event_type.clone(),
             received_since: self.since,
             ids: self.ids.clone(),
-            // The type glob is applied here, so the database cannot cut the list short first.
-            limit: if self.event_type.is_some() {
-                None
-            } else {
-                limit
-            },
+            limit,
         };
         let mut events = store.list_inbox_events(tenant_id, &query).await?;
+        // SQL `LIKE` ignores case on SQLite; the glob itself decides.
         if let Some(glob) = &self.event_type {
             events
                 .retain(|e| glob.matches(&EventType::parse(e.event_type.as_deref().unwrap_or(""))));
-            if let Some(limit) = limit {
-                events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            }
         }
         Ok(events)
     }

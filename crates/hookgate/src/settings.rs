@@ -186,6 +186,18 @@ impl Settings {
                 "invalid settings: worker.max_attempts must be at least 1 and 0 < backoff_base_ms <= backoff_cap_ms"
             );
         }
+        const DAY_MS: u64 = 86_400_000;
+        if w.lease_ms > DAY_MS || w.poll_interval_ms > DAY_MS / 24 || w.backoff_cap_ms > 7 * DAY_MS
+        {
+            bail!(
+                "invalid settings: worker.lease_ms is at most a day, poll_interval_ms an hour, backoff_cap_ms a week"
+            );
+        }
+        if self.retention.processed_days > 3650 || self.retention.interval_ms > 7 * DAY_MS {
+            bail!(
+                "invalid settings: retention.processed_days is at most 3650 and interval_ms a week"
+            );
+        }
         if self.retention.processed_days < 7 {
             bail!(
                 "invalid settings: retention.processed_days must be at least 7 (deduplication must outlive Svix's retries and replays)"

@@ -18,7 +18,7 @@ pub use entities::tenant::Model as Tenant;
 pub use entities::tenant_secret::Model as TenantSecret;
 pub use error::StoreError;
 pub use inbox::{InsertOutcome, NewInboxEvent};
-pub use queue::{EventQuery, Outcome, Prepared, RetryPolicy};
+pub use queue::{EventQuery, InboxSummary, Outcome, Prepared, RetryPolicy};
 pub use sync::{Applied, ApplyError};
 pub use tenants::{NewSecret, NewTenant};
 pub use uuid::Uuid;

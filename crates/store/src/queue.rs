@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hookgate_events::ClerkEvent;
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use hookgate_events::EventFilter;
+use sea_orm::FromQueryResult;
+use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr};
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _, QueryFilter as _,
     QueryOrder as _, QuerySelect as _, Statement, TransactionTrait as _,
@@ -36,6 +38,37 @@ pub enum Outcome {
     LeaseLost,
 }
 
+/// An inbox event without its body: what listings show.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct InboxSummary {
+    pub id: Uuid,
+    pub svix_id: String,
+    pub event_type: Option<String>,
+    pub status: InboxStatus,
+    pub attempts: i32,
+    pub received_at: DateTime<Utc>,
+    pub processed_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// An event-type glob (`*`, `?`) as a SQL `LIKE` pattern. Event filters admit only letters,
+/// digits, `.`, `_`, `*` and `?`, and `_` is the one of them `LIKE` treats specially.
+fn glob_to_like(glob: &str) -> LikeExpr {
+    let mut pattern = String::with_capacity(glob.len());
+    for c in glob.chars() {
+        match c {
+            '*' => pattern.push('%'),
+            '?' => pattern.push('_'),
+            '_' | '%' | '\\' => {
+                pattern.push('\\');
+                pattern.push(c);
+            }
+            c => pattern.push(c),
+        }
+    }
+    LikeExpr::new(pattern).escape('\\')
+}
+
 /// When a failed event is tried again: `None` makes it dead.
 pub trait RetryPolicy: Send + Sync {
     fn next_attempt(&self, attempts: i32, now: DateTime<Utc>) -> Option<DateTime<Utc>>;
@@ -45,6 +78,7 @@ pub trait RetryPolicy: Send + Sync {
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
     pub statuses: Vec<InboxStatus>,
+    pub event_type: Option<EventFilter>,
     pub received_since: Option<DateTime<Utc>>,
     pub ids: Vec<Uuid>,
     pub limit: Option<u64>,
@@ -133,7 +167,12 @@ impl Store {
                         Ok(applied) => {
                             let outcome =
                                 finish(&savepoint, owner, id, Finish::Done(applied), now).await?;
-                            savepoint.commit().await?;
+                            // Another worker owns the event now: leave its effect to that worker.
+                            if outcome == Outcome::LeaseLost {
+                                savepoint.rollback().await?;
+                            } else {
+                                savepoint.commit().await?;
+                            }
                             outcome
                         }
                         Err(err) => {
@@ -181,14 +220,25 @@ impl Store {
         Ok(res.rows_affected)
     }
 
-    /// A tenant's inbox events, newest first, without their bodies' bytes being needed.
+    /// A tenant's inbox events, newest first, without their bodies.
     pub async fn list_inbox_events(
         &self,
         tenant_id: Uuid,
         query: &EventQuery,
-    ) -> Result<Vec<InboxEvent>, StoreError> {
-        let mut select =
-            inbox_event::Entity::find().filter(inbox_event::Column::TenantId.eq(tenant_id));
+    ) -> Result<Vec<InboxSummary>, StoreError> {
+        let mut select = inbox_event::Entity::find()
+            .select_only()
+            .columns([
+                inbox_event::Column::Id,
+                inbox_event::Column::SvixId,
+                inbox_event::Column::EventType,
+                inbox_event::Column::Status,
+                inbox_event::Column::Attempts,
+                inbox_event::Column::ReceivedAt,
+                inbox_event::Column::ProcessedAt,
+                inbox_event::Column::LastError,
+            ])
+            .filter(inbox_event::Column::TenantId.eq(tenant_id));
         if !query.statuses.is_empty() {
             select = select.filter(inbox_event::Column::Status.is_in(query.statuses.clone()));
         }
@@ -198,11 +248,16 @@ impl Store {
         if !query.ids.is_empty() {
             select = select.filter(inbox_event::Column::Id.is_in(query.ids.clone()));
         }
+        if let Some(glob) = &query.event_type {
+            select =
+                select.filter(inbox_event::Column::EventType.like(glob_to_like(glob.as_str())));
+        }
         if let Some(limit) = query.limit {
             select = select.limit(limit);
         }
         Ok(select
             .order_by_desc(inbox_event::Column::Id)
+            .into_model::<InboxSummary>()
             .all(&self.reader)
             .await?)
     }
@@ -244,6 +299,12 @@ impl Store {
                 )
                 .filter(inbox_event::Column::TenantId.eq(tenant_id))
                 .filter(inbox_event::Column::Id.is_in(chunk.iter().copied()))
+                // An event a worker is applying right now stays with that worker.
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(inbox_event::Column::LeaseUntil.is_null())
+                        .add(inbox_event::Column::LeaseUntil.lt(Utc::now())),
+                )
                 .exec(&self.writer)
                 .await?;
             replayed += res.rows_affected;
@@ -252,13 +313,29 @@ impl Store {
     }
 
     /// Deletes processed (`done`) events of every tenant processed before `cutoff`.
+    /// Works in chunks of 1 000 rows, so a large purge never holds SQLite's single writer long.
     pub async fn purge_processed_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-        let res = inbox_event::Entity::delete_many()
-            .filter(inbox_event::Column::Status.eq(InboxStatus::Done))
-            .filter(inbox_event::Column::ProcessedAt.lt(cutoff))
-            .exec(&self.writer)
-            .await?;
-        Ok(res.rows_affected)
+        let mut deleted = 0;
+        loop {
+            let ids: Vec<Uuid> = inbox_event::Entity::find()
+                .select_only()
+                .column(inbox_event::Column::Id)
+                .filter(inbox_event::Column::Status.eq(InboxStatus::Done))
+                .filter(inbox_event::Column::ProcessedAt.lt(cutoff))
+                .limit(1000)
+                .into_tuple()
+                .all(&self.reader)
+                .await?;
+            if ids.is_empty() {
+                return Ok(deleted);
+            }
+            let res = inbox_event::Entity::delete_many()
+                .filter(inbox_event::Column::Id.is_in(ids))
+                .filter(inbox_event::Column::Status.eq(InboxStatus::Done))
+                .exec(&self.writer)
+                .await?;
+            deleted += res.rows_affected;
+        }
     }
 
     /// Deletes a tenant's dead events received before `cutoff`: the explicit purge.

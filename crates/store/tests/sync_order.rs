@@ -22,15 +22,24 @@ struct Ev {
     body: Value,
 }
 
-/// How one entity lives: how many updates after its creation, and whether it is deleted.
+/// How one entity lives: how many updates after its creation, and whether it is deleted, at a
+/// time that may fall before some of its updates (Clerk's clocks for deletes and `updated_at`
+/// need not agree).
 #[derive(Debug, Clone, Copy)]
 struct Life {
     updates: usize,
     deleted: bool,
+    delete_offset: i64,
 }
 
 fn life() -> impl Strategy<Value = Life> {
-    (0usize..=3, any::<bool>()).prop_map(|(updates, deleted)| Life { updates, deleted })
+    (0usize..=3, any::<bool>(), -3500i64..=1500).prop_map(|(updates, deleted, delete_offset)| {
+        Life {
+            updates,
+            deleted,
+            delete_offset,
+        }
+    })
 }
 
 /// Events for one entity: created, updated `updates` times (versions grow), maybe deleted.
@@ -59,8 +68,11 @@ fn lifecycle(
         } else {
             data(version - 1000)
         };
-        events.push(envelope(&format!("{kind}.deleted"), version + 500, body));
+        let at = (version + life.delete_offset).max(start + 1);
+        events.push(envelope(&format!("{kind}.deleted"), at, body));
     }
+    // The history in the order things happened, by event time.
+    events.sort_by_key(|e| e.body["timestamp"].as_i64());
     events
 }
 
@@ -99,7 +111,7 @@ fn history() -> impl Strategy<Value = Vec<Ev>> {
             for (i, life) in memberships.iter().enumerate().take(users.len()) {
                 let id = format!("orgmem_{i}");
                 let membership = |v: i64| json!({
-                    "id": id, "object": "organization_membership", "role": if v % 2000 == 0 { "org:admin" } else { "org:member" },
+                    "id": id, "object": "organization_membership", "role": if (v / 1000) % 2 == 0 { "org:admin" } else { "org:member" },
                     "organization": org_data(base + 10),
                     "public_user_data": {"user_id": format!("user_{i}"), "identifier": format!("u{i}@example.com")},
                     "created_at": base, "updated_at": v,
@@ -209,4 +221,136 @@ fn any_order_with_duplicates_gives_the_in_order_tables_on_sqlite() {
 #[test]
 fn any_order_with_duplicates_gives_the_in_order_tables_on_postgres() {
     order_does_not_matter(Backend::Postgres, 32);
+}
+
+/// The guard's edges, one by one: an equal version changes nothing, a newer one wins, and a
+/// tombstone survives any later create or update.
+async fn guard_edges(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let store = Store::connect(&DatabaseOptions {
+        url: db.url(),
+        max_connections: 2,
+        connect_timeout: Duration::from_secs(5),
+        acquire_timeout: Duration::from_secs(5),
+        sqlite_busy_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let reader = sea_orm::Database::connect(db.url()).await.unwrap();
+    let tenant = Uuid::new_v4();
+    let apply = |event_type: &str, timestamp: i64, data: Value| {
+        let ev = envelope(event_type, timestamp, data);
+        let store = store.clone();
+        async move {
+            let event = ClerkEvent::decode(&serde_json::to_vec(&ev.body).unwrap()).unwrap();
+            (
+                ev.id,
+                store
+                    .apply_event(tenant, ev.id, &event, ev.body["data"].clone())
+                    .await
+                    .unwrap(),
+            )
+        }
+    };
+    let row = || async {
+        user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant))
+            .one(&reader)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    use hookgate_store::Applied::{Unchanged, Written};
+
+    let (first, applied) = apply(
+        "user.created",
+        10,
+        json!({"id": "user_1", "first_name": "A", "updated_at": 5}),
+    )
+    .await;
+    assert_eq!(applied, Written);
+    let (_, applied) = apply(
+        "user.updated",
+        11,
+        json!({"id": "user_1", "first_name": "B", "updated_at": 5}),
+    )
+    .await;
+    assert_eq!(applied, Unchanged, "an equal version is a no-op");
+    assert_eq!(
+        (row().await.first_name.as_deref(), row().await.last_event_id),
+        (Some("A"), first)
+    );
+    let (_, applied) = apply(
+        "user.updated",
+        12,
+        json!({"id": "user_1", "first_name": "C", "updated_at": 4}),
+    )
+    .await;
+    assert_eq!(applied, Unchanged, "an older version is a no-op");
+    let (_, applied) = apply(
+        "user.updated",
+        13,
+        json!({"id": "user_1", "first_name": "D", "updated_at": 6}),
+    )
+    .await;
+    assert_eq!(applied, Written);
+    assert_eq!(row().await.first_name.as_deref(), Some("D"));
+
+    let (_, applied) = apply(
+        "user.deleted",
+        3,
+        json!({"id": "user_1", "object": "user", "deleted": true}),
+    )
+    .await;
+    assert_eq!(
+        applied, Written,
+        "a delete wins over a live row whatever its timestamp"
+    );
+    let (_, applied) = apply(
+        "user.updated",
+        99,
+        json!({"id": "user_1", "first_name": "E", "updated_at": 99}),
+    )
+    .await;
+    assert_eq!(applied, Unchanged, "nothing revives a tombstone");
+    let tombstone = row().await;
+    assert!(tombstone.deleted_at.is_some() && tombstone.first_name.is_none());
+    let (_, applied) = apply(
+        "user.deleted",
+        3,
+        json!({"id": "user_1", "object": "user", "deleted": true}),
+    )
+    .await;
+    assert_eq!(applied, Unchanged, "a repeated delete is a no-op");
+
+    // A delete of something never seen still leaves a tombstone, which a late create respects.
+    let (_, applied) = apply(
+        "user.deleted",
+        50,
+        json!({"id": "user_2", "object": "user", "deleted": true}),
+    )
+    .await;
+    assert_eq!(applied, Written);
+    let (_, applied) = apply(
+        "user.created",
+        40,
+        json!({"id": "user_2", "first_name": "F", "updated_at": 40}),
+    )
+    .await;
+    assert_eq!(applied, Unchanged);
+    store.close().await;
+    reader.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn guard_edges_on_sqlite() {
+    guard_edges(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn guard_edges_on_postgres() {
+    guard_edges(Backend::Postgres).await;
 }

@@ -186,7 +186,7 @@ async fn a_dead_workers_batch_is_taken_over_after_its_lease(backend: Backend) {
 
     // A worker claims a batch and dies before applying it. The lease outlasts the survivor's
     // first pass over the rest of the queue.
-    let lease = Duration::from_secs(3);
+    let lease = Duration::from_secs(5);
     let claimed_at = tokio::time::Instant::now();
     let held = store
         .claim_due_events("crashed-worker", 25, lease)

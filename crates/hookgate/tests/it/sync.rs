@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hookgate::Settings;
@@ -13,11 +14,13 @@ use hookgate_store::entities::sync::{
     organization, organization_domain, organization_invitation, organization_membership,
     permission, role, session, user, waitlist_entry,
 };
+use hookgate_worker::Worker;
 use reqwest::StatusCode;
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait as _, Database, DatabaseConnection, EntityTrait as _,
     QueryFilter as _,
 };
+use tokio::sync::{Notify, watch};
 
 use crate::helpers::{
     Backend, TestApp, TestDb, TestTenant, eventually, on_both_backends, settings,
@@ -63,21 +66,28 @@ async fn every_synced_type_lands_in_its_table_whatever_the_order(backend: Backen
     let app = TestApp::spawn_role(&fast_worker(&db), Role::All).await;
     let acme = app.tenant("acme").await;
 
-    // Every type Clerk sends, newest first, each delivered twice.
-    for (n, event_type) in EventType::KNOWN.iter().rev().enumerate() {
-        let body = fixture(event_type.as_str());
-        for _ in 0..2 {
-            let status = app
-                .deliver("acme", &acme.secret, &format!("msg_{n}"), &body)
-                .await
-                .status();
-            assert_eq!(status, StatusCode::OK, "{event_type}");
+    // Every type Clerk sends, in a scrambled order; each delivery retried by Svix (same
+    // svix-id, deduplicated at ingest) and each event sent again as a new message (a new svix-id,
+    // so the workers apply it twice).
+    let known = EventType::KNOWN;
+    let order: Vec<usize> = (0..known.len())
+        .map(|i| (i * 17 + 5) % known.len())
+        .collect();
+    for (round, suffix) in ["a", "b"].iter().enumerate() {
+        for &n in &order {
+            let event_type = &known[if round == 0 { n } else { known.len() - 1 - n }];
+            let body = fixture(event_type.as_str());
+            for _ in 0..2 {
+                let id = format!("msg_{n}_{suffix}");
+                let status = app.deliver("acme", &acme.secret, &id, &body).await.status();
+                assert_eq!(status, StatusCode::OK, "{event_type}");
+            }
         }
     }
     let counts = drained(&app, &acme).await;
     assert_eq!(
         counts,
-        vec![(InboxStatus::Done, EventType::KNOWN.len() as u64)]
+        vec![(InboxStatus::Done, 2 * EventType::KNOWN.len() as u64)]
     );
 
     let read = Database::connect(db.url()).await.unwrap();
@@ -148,7 +158,8 @@ async fn failures_retry_then_die_and_replay_applies_them(backend: Backend) {
         return;
     };
     let settings = fast_worker(&db);
-    let app = TestApp::spawn_role(&settings, Role::All).await;
+    // Ingest only: this test runs the worker itself, so both events land in one batch.
+    let app = TestApp::spawn(&settings).await;
     let acme = app.tenant("acme").await;
     let admin = Database::connect(db.url()).await.unwrap();
     poison_users(&admin, backend).await;
@@ -168,6 +179,36 @@ async fn failures_retry_then_die_and_replay_applies_them(backend: Backend) {
         StatusCode::OK
     );
 
+    let worker = Worker::new(
+        app.store.clone(),
+        settings.worker_settings(),
+        Arc::new(Notify::new()),
+    );
+    let first = worker.run_batch().await.unwrap();
+    assert_eq!(
+        (first.claimed, first.done, first.retried),
+        (2, 1, 1),
+        "one poison event does not block its batch"
+    );
+    let poisoned = app.inbox(&acme, "msg_poison").await.unwrap();
+    assert_eq!(
+        (poisoned.status, poisoned.attempts),
+        (InboxStatus::Failed, 1)
+    );
+    assert!(
+        poisoned.next_attempt_at.unwrap() > poisoned.received_at,
+        "retried later, not at once"
+    );
+    assert_eq!(
+        app.inbox(&acme, "msg_good").await.unwrap().status,
+        InboxStatus::Done
+    );
+
+    let (stop_tx, stop) = watch::channel(false);
+    let running = {
+        let worker = worker.clone();
+        tokio::spawn(async move { worker.run(stop).await })
+    };
     drained(&app, &acme).await;
     let poisoned = app.inbox(&acme, "msg_poison").await.unwrap();
     assert_eq!(poisoned.status, InboxStatus::Dead);
@@ -180,11 +221,6 @@ async fn failures_retry_then_die_and_replay_applies_them(backend: Backend) {
             .last_error
             .unwrap()
             .contains("poisoned for the test")
-    );
-    assert_eq!(
-        app.inbox(&acme, "msg_good").await.unwrap().status,
-        InboxStatus::Done,
-        "one poison event does not block the batch"
     );
 
     // The operator sees it, fixes the cause, and replays the dead events.
@@ -206,6 +242,8 @@ async fn failures_retry_then_die_and_replay_applies_them(backend: Backend) {
     assert!(replayed.contains("1 events of acme put back"), "{replayed}");
 
     drained(&app, &acme).await;
+    stop_tx.send(true).unwrap();
+    running.await.unwrap();
     assert_eq!(
         app.inbox(&acme, "msg_poison").await.unwrap().status,
         InboxStatus::Done
