@@ -7,6 +7,7 @@ mod m20261129_000002_create_tenant_secrets;
 mod m20261129_000003_create_inbox_events;
 mod m20261129_000004_create_sync_tables;
 mod m20261129_000005_add_inbox_processed_at;
+mod m20261129_000006_create_api_keys;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_create_inbox_events::Migration),
             Box::new(m20261129_000004_create_sync_tables::Migration),
             Box::new(m20261129_000005_add_inbox_processed_at::Migration),
+            Box::new(m20261129_000006_create_api_keys::Migration),
         ]
     }
 }

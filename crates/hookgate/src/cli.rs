@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use hookgate_tenancy::{SecretCipher, Tenancy, TenantSlug};
+use hookgate_tenancy::{AdminTokens, SecretCipher, Tenancy, TenantSlug};
 use hookgate_verify::Secret;
 
 use hookgate_events::{EventFilter, EventType};
@@ -38,9 +38,33 @@ pub enum Command {
     /// Manage tenants (one per Clerk application).
     #[command(subcommand)]
     Tenant(TenantCommand),
-    /// Look at Clerk events without a server or a database.
+    /// Look at and manage stored Clerk events.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Operator credentials.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make a new admin token: prints the token (keep it secret) and the hash to add to
+    /// `admin.token_hashes`.
+    Token,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a tenant API key for the tenant API (`/v1`); the key is shown once.
+    Create {
+        slug: TenantSlug,
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// List a tenant's API keys (prefixes only).
+    List { slug: TenantSlug },
+    /// Revoke a key: refused from the next request on.
+    Revoke { slug: TenantSlug, id: Uuid },
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +131,9 @@ pub enum TenantCommand {
     /// Manage a tenant's signing secrets.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Manage a tenant's API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Stop accepting deliveries for a tenant (they are answered 404).
     Disable { slug: TenantSlug },
     /// Accept deliveries for a disabled tenant again.
@@ -148,6 +175,15 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Tenant(command) => tenant(command, &settings).await,
         Command::Events(command) => events(command, Some(&settings)).await,
+        Command::Admin(AdminCommand::Token) => {
+            let (token, hash) = AdminTokens::generate()?;
+            println!(
+                "admin token (shown once, keep it secret): {}",
+                token.expose()
+            );
+            println!("add its hash to admin.token_hashes: {hash}");
+            Ok(())
+        }
     }
 }
 
@@ -337,6 +373,35 @@ async fn tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<(
                 println!("the other signing secrets of {slug} stop verifying at {at}");
             }
             Ok(())
+        }
+        TenantCommand::Key(KeyCommand::Create { slug, name }) => {
+            let (key, secret) = tenancy.create_api_key(&slug, &name).await?;
+            println!("created API key {} ({}) for {slug}", key.id, key.prefix);
+            println!("API key (shown once, store it now): {}", secret.expose());
+            Ok(())
+        }
+        TenantCommand::Key(KeyCommand::List { slug }) => {
+            println!("{:<38} {:<18} {:<10} name", "id", "prefix", "state");
+            for key in tenancy.list_api_keys(&slug).await? {
+                let state = if key.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "live"
+                };
+                println!(
+                    "{:<38} {:<18} {:<10} {}",
+                    key.id, key.prefix, state, key.name
+                );
+            }
+            Ok(())
+        }
+        TenantCommand::Key(KeyCommand::Revoke { slug, id }) => {
+            if tenancy.revoke_api_key(&slug, id).await? {
+                println!("API key {id} of {slug} revoked");
+                Ok(())
+            } else {
+                anyhow::bail!("{slug} has no live API key {id}")
+            }
         }
         TenantCommand::Disable { slug } => {
             tenancy.set_enabled(&slug, false).await?;

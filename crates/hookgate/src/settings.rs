@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use hookgate_store::DatabaseOptions;
-use hookgate_tenancy::{SecretsKey, TenantDefaults};
+use hookgate_tenancy::{AdminTokens, SecretsKey, TenantDefaults};
 use hookgate_worker::{Backoff, WorkerSettings};
 use serde::Deserialize;
 
@@ -25,8 +25,16 @@ pub struct Settings {
     pub tenancy: TenancySettings,
     pub worker: WorkerSection,
     pub retention: RetentionSettings,
+    pub admin: AdminSettings,
     pub secrets: SecretsSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminSettings {
+    /// Hashes, not tokens: safe to show.
+    #[serde(default)]
+    pub token_hashes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -212,6 +220,7 @@ impl Settings {
         if self.tenancy.refresh_interval_ms == 0 {
             bail!("invalid settings: tenancy.refresh_interval_ms must be positive");
         }
+        self.admin_tokens()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|err| anyhow::anyhow!("invalid settings: log.level: {err}"))?;
         self.secrets_key()?;
@@ -236,6 +245,11 @@ impl Settings {
             );
         }
         SecretsKey::parse(key.expose()).map_err(|err| anyhow::anyhow!("invalid settings: {err}"))
+    }
+
+    pub fn admin_tokens(&self) -> anyhow::Result<AdminTokens> {
+        AdminTokens::from_hashes(&self.admin.token_hashes)
+            .map_err(|err| anyhow::anyhow!("invalid settings: {err}"))
     }
 
     pub fn database_options(&self) -> DatabaseOptions {

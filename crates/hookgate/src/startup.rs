@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use hookgate_http::{AppState, IngestSettings, Readiness};
 use hookgate_store::Store;
-use hookgate_tenancy::{Registry, SecretCipher};
+use hookgate_tenancy::{Registry, SecretCipher, Tenancy};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -64,16 +64,19 @@ impl Application {
                 .context("applying database migrations")?;
         }
         let cipher = SecretCipher::new(&settings.secrets_key()?);
-        let registry = Registry::load(store.clone(), cipher, settings.tenant_defaults())
+        let registry = Registry::load(store.clone(), cipher.clone(), settings.tenant_defaults())
             .await
             .context("loading tenants")?;
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
         let addr = listener.local_addr()?;
+        let tenancy = Tenancy::new(store.clone(), cipher, Some(registry.clone()));
         let state = AppState {
             registry,
             store,
+            tenancy,
+            admin_tokens: settings.admin_tokens()?,
             ingest: IngestSettings {
                 store_timeout: Duration::from_millis(settings.ingest.store_timeout_ms),
                 request_timeout: Duration::from_millis(settings.server.request_timeout_ms),

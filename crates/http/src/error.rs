@@ -78,5 +78,6 @@ pub(crate) async fn method_not_allowed() -> ApiError {
 }
 
 pub(crate) async fn not_found() -> ApiError {
+    // Also the answer to paths in no route class.
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
 }

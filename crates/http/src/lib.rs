@@ -1,28 +1,53 @@
 //! hookgate's HTTP surface: the routers of each route class, the middleware around them and the
 //! mapping of errors to JSON answers.
 //!
-//! Route classes are explicit: every route is mounted in exactly one class, and each class
-//! carries its own authentication. Only the public class exists so far; it has none by design
-//! (Svix signs deliveries instead).
+//! Route classes are explicit (see `classes`): every path belongs to one class by its prefix, the
+//! class decides the authentication before routing, and a path in no class is refused.
 
+mod admin;
+mod classes;
 mod error;
 mod middleware;
 mod public;
 mod state;
+mod tenant;
 
 use axum::Router;
 
+pub use classes::{AuthedTenant, RouteClass};
 pub use error::ApiError;
 pub use state::{AppState, IngestSettings, Readiness};
 
+/// Every route the application serves (method, path template). The route-class guard refuses
+/// any path outside a class whatever is mounted there; tests walk this table to check that each
+/// route exists and asks for its class's credentials.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/webhooks/{tenant}"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/admin/v1/tenants"),
+    ("POST", "/admin/v1/tenants"),
+    ("GET", "/admin/v1/tenants/{slug}"),
+    ("GET", "/admin/v1/tenants/{slug}/keys"),
+    ("POST", "/admin/v1/tenants/{slug}/keys"),
+    ("DELETE", "/admin/v1/tenants/{slug}/keys/{id}"),
+    ("GET", "/v1/users"),
+    ("GET", "/v1/users/{id}"),
+];
+
 /// The whole application: every route class with the shared middleware around it.
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        // Class `public`: no authentication layer.
-        .merge(public::router(state.serve_ingest))
-        // Class `admin` (`/admin/v1`) and class `tenant` (`/v1`) mount here, each behind its own
-        // authentication layer.
+    let mut routes = Router::new().merge(public::router(state.serve_ingest));
+    if state.serve_ingest {
+        routes = routes.merge(admin::router()).merge(tenant::router());
+    }
+    let routes = routes
         .fallback(error::not_found)
-        .method_not_allowed_fallback(error::method_not_allowed);
+        .method_not_allowed_fallback(error::method_not_allowed)
+        // Outermost of the routes: every request is classified and authenticated here.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            classes::guard,
+        ));
     middleware::apply(routes, &state.ingest).with_state(state)
 }

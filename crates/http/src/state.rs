@@ -5,13 +5,16 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use hookgate_store::Store;
-use hookgate_tenancy::Registry;
+use hookgate_tenancy::{AdminTokens, Registry, Tenancy};
 
 /// Everything a handler may reach. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub registry: Registry,
     pub store: Store,
+    /// Tenant management (registry attached, so changes apply at once) and API-key checks.
+    pub tenancy: Tenancy,
+    pub admin_tokens: AdminTokens,
     pub ingest: IngestSettings,
     pub readiness: Readiness,
     /// Notified whenever ingest stores a new event, so in-process workers start at once.

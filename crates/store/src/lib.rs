@@ -4,21 +4,25 @@
 //! Every function that touches a tenant's data takes that tenant's id. Callers never see
 //! `sea_orm`: they get the records and errors defined here.
 
+mod api_keys;
 mod connection;
 pub mod entities;
 mod error;
 mod inbox;
 mod queue;
+mod reads;
 pub mod sync;
 mod tenants;
 
 pub use connection::{Backend, DatabaseOptions, Store};
+pub use entities::api_key::Model as ApiKey;
 pub use entities::inbox_event::{InboxStatus, Model as InboxEvent};
 pub use entities::tenant::Model as Tenant;
 pub use entities::tenant_secret::Model as TenantSecret;
 pub use error::StoreError;
 pub use inbox::{InsertOutcome, NewInboxEvent};
 pub use queue::{EventQuery, InboxSummary, Outcome, Prepared, RetryPolicy};
+pub use reads::{Page, SyncedUser, UserFilter};
 pub use sync::{Applied, ApplyError};
 pub use tenants::{NewSecret, NewTenant};
 pub use uuid::Uuid;

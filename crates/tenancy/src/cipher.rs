@@ -107,9 +107,14 @@ impl fmt::Debug for SecretCipher {
 
 /// A new random signing secret, as Clerk would generate one.
 pub(crate) fn generate_secret() -> Result<Secret, CipherError> {
-    let mut key = vec![0u8; Secret::GENERATED_LEN];
-    getrandom::fill(&mut key).map_err(|_| CipherError::Random)?;
-    Secret::from_bytes(key).map_err(|_| CipherError::InvalidKey)
+    Secret::from_bytes(random_bytes(Secret::GENERATED_LEN)?).map_err(|_| CipherError::InvalidKey)
+}
+
+/// `n` bytes from the operating system's random source.
+pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>, CipherError> {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).map_err(|_| CipherError::Random)?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -1,14 +1,18 @@
 //! Tenants: who they are (slugs), how their signing secrets are kept (encrypted at rest), and a
 //! registry that resolves a slug to its verifier with a lock-free read.
 
+mod api_keys;
 mod cipher;
 mod registry;
 mod service;
 mod slug;
 
+pub use api_keys::{
+    API_KEY_PREFIX, AdminTokenError, AdminTokens, Credential, KeyOwner, sha256_hex,
+};
 pub use cipher::{CipherError, SecretCipher, SecretsKey, SecretsKeyError};
 pub use registry::{Loaded, Registry, RegistryError, TenantDefaults, TenantEntry};
 // What the HTTP layer needs to verify a delivery with a tenant's verifier.
-pub use hookgate_verify::{HeaderError, HeaderLookup, VerifyError, WebhookHeaders};
+pub use hookgate_verify::{HeaderError, HeaderLookup, Secret, VerifyError, WebhookHeaders};
 pub use service::{CreatedTenant, Tenancy, TenancyError};
 pub use slug::{TenantSlug, TenantSlugError};

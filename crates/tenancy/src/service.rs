@@ -92,6 +92,10 @@ impl Tenancy {
         })
     }
 
+    pub async fn get(&self, slug: &TenantSlug) -> Result<Tenant, TenancyError> {
+        self.tenant(slug).await
+    }
+
     pub async fn list(&self) -> Result<Vec<Tenant>, TenancyError> {
         Ok(self.store.list_tenants().await?)
     }
@@ -127,7 +131,11 @@ impl Tenancy {
         Ok(())
     }
 
-    async fn tenant(&self, slug: &TenantSlug) -> Result<Tenant, TenancyError> {
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) async fn tenant(&self, slug: &TenantSlug) -> Result<Tenant, TenancyError> {
         self.store
             .find_tenant_by_slug(slug.as_str())
             .await?

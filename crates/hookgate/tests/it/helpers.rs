@@ -28,6 +28,9 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
     }
 });
 
+/// The admin token the test settings accept.
+pub const ADMIN_TOKEN: &str = "hga_test_admin_token";
+
 /// Settings for tests: the repository's own files, with short timeouts and port 0.
 pub fn settings(database_url: &str) -> Settings {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
@@ -40,6 +43,7 @@ pub fn settings(database_url: &str) -> Settings {
     settings.database.url = hookgate::settings::Redacted::new(database_url);
     settings.database.connect_timeout_ms = 1_000;
     settings.database.acquire_timeout_ms = 1_000;
+    settings.admin.token_hashes = vec![hookgate_tenancy::sha256_hex(ADMIN_TOKEN)];
     settings
 }
 

@@ -1,5 +1,6 @@
 //! sea-orm entities, one per table.
 
+pub mod api_key;
 pub mod inbox_event;
 pub mod sync;
 pub mod tenant;

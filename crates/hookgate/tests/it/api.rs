@@ -1,0 +1,387 @@
+//! The admin and tenant APIs: route classes fail closed, keys isolate tenants, pagination is
+//! complete.
+
+use hookgate_events::ClerkEvent;
+use hookgate_store::Uuid;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, TestDb, on_both_backends, settings};
+
+on_both_backends!(
+    every_route_asks_for_its_class_credentials,
+    tenant_keys_see_only_their_tenant_and_revocation_is_immediate,
+    pages_return_every_user_once_while_users_arrive,
+    operators_manage_tenants_and_keys_through_the_admin_api,
+);
+
+async fn app(backend: Backend) -> Option<(TestDb, TestApp)> {
+    let db = TestDb::create(backend).await?;
+    let app = TestApp::spawn(&settings(&db.url())).await;
+    Some((db, app))
+}
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = app.http.request(method, app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+async fn key_for(app: &TestApp, slug: &str) -> String {
+    let (status, body) = call(
+        app,
+        Method::POST,
+        &format!("/admin/v1/tenants/{slug}/keys"),
+        Some(ADMIN_TOKEN),
+        Some(json!({"name": "test"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["secret"].as_str().unwrap().to_owned()
+}
+
+async fn user(app: &TestApp, tenant: Uuid, id: &str, email: &str, updated_at: i64) {
+    let body = json!({
+        "data": {"id": id, "first_name": id, "updated_at": updated_at,
+                 "email_addresses": [{"id": format!("idn_{id}"), "email_address": email}],
+                 "primary_email_address_id": format!("idn_{id}")},
+        "object": "event", "type": "user.created", "timestamp": updated_at,
+    });
+    let event = ClerkEvent::decode(&serde_json::to_vec(&body).unwrap()).unwrap();
+    app.store
+        .apply_event(tenant, Uuid::new_v4(), &event, body["data"].clone())
+        .await
+        .unwrap();
+}
+
+async fn every_route_asks_for_its_class_credentials(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    app.tenant("acme").await;
+    let key = key_for(&app, "acme").await;
+    let fill = |path: &str| {
+        path.replace("{tenant}", "acme")
+            .replace("{slug}", "acme")
+            .replace("{id}", "01a2251d-0000-7000-8000-000000000000")
+    };
+    for (method, template) in hookgate_http::ROUTES {
+        let path = fill(template);
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let class = hookgate_http::RouteClass::of(&path).unwrap();
+        let (anonymous, _) = call(&app, method.clone(), &path, None, None).await;
+        let (admin, _) = call(
+            &app,
+            method.clone(),
+            &path,
+            Some(ADMIN_TOKEN),
+            Some(json!({})),
+        )
+        .await;
+        let (tenant, _) = call(&app, method.clone(), &path, Some(&key), Some(json!({}))).await;
+        match class {
+            hookgate_http::RouteClass::Public => {
+                assert_ne!(anonymous, StatusCode::UNAUTHORIZED, "{method} {path}");
+            }
+            hookgate_http::RouteClass::Admin => {
+                assert_eq!(anonymous, StatusCode::UNAUTHORIZED, "{method} {path}");
+                assert_eq!(
+                    tenant,
+                    StatusCode::UNAUTHORIZED,
+                    "a tenant key on {method} {path}"
+                );
+                assert!(
+                    !matches!(
+                        admin,
+                        StatusCode::UNAUTHORIZED | StatusCode::METHOD_NOT_ALLOWED
+                    ),
+                    "{method} {path}: {admin}"
+                );
+            }
+            hookgate_http::RouteClass::Tenant => {
+                assert_eq!(anonymous, StatusCode::UNAUTHORIZED, "{method} {path}");
+                assert_eq!(
+                    admin,
+                    StatusCode::UNAUTHORIZED,
+                    "the admin token on {method} {path}"
+                );
+                assert!(
+                    !matches!(
+                        tenant,
+                        StatusCode::UNAUTHORIZED | StatusCode::METHOD_NOT_ALLOWED
+                    ),
+                    "{method} {path}: {tenant}"
+                );
+            }
+        }
+    }
+    // Outside every class, nothing is served, whatever the credentials.
+    for path in ["/", "/admin", "/admin/v2/tenants", "/v2/users", "/internal"] {
+        let (status, body) = call(&app, Method::GET, path, Some(ADMIN_TOKEN), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body["error"]["code"], "not_found");
+    }
+    let (status, body) = call(
+        &app,
+        Method::GET,
+        "/admin/v1/tenants",
+        Some("hga_wrong"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthorized");
+}
+
+async fn tenant_keys_see_only_their_tenant_and_revocation_is_immediate(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
+    user(&app, acme.id, "user_acme", "a@acme.test", 10).await;
+    user(&app, globex.id, "user_globex", "g@globex.test", 10).await;
+    let acme_key = key_for(&app, "acme").await;
+    let globex_key = key_for(&app, "globex").await;
+
+    let (status, page) = call(&app, Method::GET, "/v1/users", Some(&acme_key), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["user_acme"]);
+    assert_eq!(page["data"][0]["primary_email"], "a@acme.test");
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        "/v1/users/user_globex",
+        Some(&acme_key),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another tenant's user does not exist for this key"
+    );
+    let (status, found) = call(
+        &app,
+        Method::GET,
+        "/v1/users/user_globex",
+        Some(&globex_key),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, found["id"].as_str()),
+        (StatusCode::OK, Some("user_globex"))
+    );
+    let (status, filtered) = call(
+        &app,
+        Method::GET,
+        "/v1/users?email=g@globex.test",
+        Some(&acme_key),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(filtered["data"].as_array().unwrap().is_empty());
+
+    // Revoked through the admin API: refused from the next request on.
+    let (_, keys) = call(
+        &app,
+        Method::GET,
+        "/admin/v1/tenants/acme/keys",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    let id = keys["data"][0]["id"].as_str().unwrap().to_owned();
+    assert!(
+        !keys.to_string().contains(&acme_key),
+        "listing never shows a key"
+    );
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/admin/v1/tenants/acme/keys/{id}"),
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(&app, Method::GET, "/v1/users", Some(&acme_key), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(&app, Method::GET, "/v1/users", Some(&globex_key), None).await;
+    assert_eq!(status, StatusCode::OK, "other keys are untouched");
+}
+
+async fn pages_return_every_user_once_while_users_arrive(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    let acme = app.tenant("acme").await;
+    for n in 0..7 {
+        user(
+            &app,
+            acme.id,
+            &format!("user_{n:02}"),
+            &format!("{n}@acme.test"),
+            10,
+        )
+        .await;
+    }
+    let key = key_for(&app, "acme").await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut arrivals = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/users?limit=3&cursor={c}"),
+            None => "/v1/users?limit=3".to_owned(),
+        };
+        let (status, page) = call(&app, Method::GET, &path, Some(&key), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["id"].as_str().unwrap().to_owned()),
+        );
+        // New users arrive between pages, before and after the cursor.
+        user(
+            &app,
+            acme.id,
+            &format!("user_{arrivals:02}a"),
+            "late@acme.test",
+            20,
+        )
+        .await;
+        arrivals += 1;
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no user twice: {seen:?}");
+    for n in 0..7 {
+        assert!(
+            seen.contains(&format!("user_{n:02}")),
+            "user_{n:02} missing from {seen:?}"
+        );
+    }
+    let (status, _) = call(&app, Method::GET, "/v1/users?limit=0", Some(&key), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+async fn operators_manage_tenants_and_keys_through_the_admin_api(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    let (status, created) = call(
+        &app,
+        Method::POST,
+        "/admin/v1/tenants",
+        Some(ADMIN_TOKEN),
+        Some(json!({"slug": "initech", "name": "Initech"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secret = created["signing_secret"]
+        .as_str()
+        .expect("a generated secret is shown once");
+    assert!(secret.starts_with("whsec_"));
+
+    // The new tenant takes deliveries at once.
+    let secret = hookgate_verify::Secret::parse(secret).unwrap();
+    let status = app
+        .deliver(
+            "initech",
+            &secret,
+            "msg_1",
+            &crate::helpers::user_created("u1"),
+        )
+        .await
+        .status();
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, again) = call(
+        &app,
+        Method::POST,
+        "/admin/v1/tenants",
+        Some(ADMIN_TOKEN),
+        Some(json!({"slug": "initech"})),
+    )
+    .await;
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("tenant_exists"))
+    );
+    let (status, bad) = call(
+        &app,
+        Method::POST,
+        "/admin/v1/tenants",
+        Some(ADMIN_TOKEN),
+        Some(json!({"slug": "Not OK"})),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_slug"))
+    );
+    let (status, shown) = call(
+        &app,
+        Method::GET,
+        "/admin/v1/tenants/initech",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, shown["name"].as_str()),
+        (StatusCode::OK, Some("Initech"))
+    );
+    assert!(
+        !shown.to_string().contains("whsec_"),
+        "secrets are never shown again"
+    );
+    let (status, listed) = call(
+        &app,
+        Method::GET,
+        "/admin/v1/tenants",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["data"][0]["slug"], "initech");
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        "/admin/v1/tenants/nobody",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

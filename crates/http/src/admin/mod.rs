@@ -1,0 +1,11 @@
+//! Route class `admin` (`/admin/v1`): operators manage tenants. Authenticated by the class guard.
+
+mod tenants;
+
+use axum::Router;
+
+use crate::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().nest("/admin/v1", tenants::router())
+}
