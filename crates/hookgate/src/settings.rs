@@ -60,6 +60,8 @@ pub struct DatabaseSettings {
 pub struct IngestSettings {
     pub max_body_bytes: usize,
     pub tolerance_secs: i64,
+    pub rate_limit_per_sec: u32,
+    pub rate_limit_burst: u32,
     pub store_timeout_ms: u64,
     pub retry_after_secs: u64,
 }
@@ -281,6 +283,8 @@ impl Settings {
         TenantDefaults {
             tolerance_secs: self.ingest.tolerance_secs,
             max_body_bytes: self.ingest.max_body_bytes,
+            rate_limit_per_sec: self.ingest.rate_limit_per_sec,
+            rate_limit_burst: self.ingest.rate_limit_burst,
         }
     }
 }

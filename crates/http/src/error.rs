@@ -42,6 +42,18 @@ impl ApiError {
         }
     }
 
+    /// 429: the tenant is over its rate limit; retry after `retry_after_secs`.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "this tenant is over its delivery rate, retry later",
+            )
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }

@@ -24,5 +24,5 @@ pub use inbox::{InsertOutcome, NewInboxEvent};
 pub use queue::{EventQuery, InboxSummary, Outcome, Prepared, RetryPolicy};
 pub use reads::{Page, SyncedUser, UserFilter};
 pub use sync::{Applied, ApplyError};
-pub use tenants::{NewSecret, NewTenant};
+pub use tenants::{NewSecret, NewTenant, TenantPatch};
 pub use uuid::Uuid;

@@ -51,6 +51,9 @@ impl Store {
             enabled: Set(true),
             tolerance_secs: Set(None),
             max_body_bytes: Set(None),
+            rate_limit_per_sec: Set(None),
+            rate_limit_burst: Set(None),
+            instance_id: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         })
@@ -173,4 +176,104 @@ async fn insert_secret(
     .exec_without_returning(db)
     .await?;
     Ok(id)
+}
+
+/// Changes to a tenant's settings: `None` leaves a setting alone, `Some(None)` clears an override.
+#[derive(Debug, Clone, Default)]
+pub struct TenantPatch {
+    pub name: Option<String>,
+    pub tolerance_secs: Option<Option<i64>>,
+    pub max_body_bytes: Option<Option<i64>>,
+    pub rate_limit_per_sec: Option<Option<i64>>,
+    pub rate_limit_burst: Option<Option<i64>>,
+    pub instance_id: Option<Option<String>>,
+}
+
+impl Store {
+    pub async fn update_tenant(
+        &self,
+        tenant_id: Uuid,
+        patch: TenantPatch,
+    ) -> Result<Tenant, StoreError> {
+        use sea_orm::ActiveModelTrait as _;
+        let mut row: tenant::ActiveModel = self
+            .find_tenant(tenant_id)
+            .await?
+            .ok_or(StoreError::NotFound { what: "tenant" })?
+            .into();
+        if let Some(name) = patch.name {
+            row.name = Set(name);
+        }
+        if let Some(v) = patch.tolerance_secs {
+            row.tolerance_secs = Set(v);
+        }
+        if let Some(v) = patch.max_body_bytes {
+            row.max_body_bytes = Set(v);
+        }
+        if let Some(v) = patch.rate_limit_per_sec {
+            row.rate_limit_per_sec = Set(v);
+        }
+        if let Some(v) = patch.rate_limit_burst {
+            row.rate_limit_burst = Set(v);
+        }
+        if let Some(v) = patch.instance_id {
+            row.instance_id = Set(v);
+        }
+        row.updated_at = Set(Utc::now());
+        Ok(row.update(&self.writer).await?)
+    }
+
+    /// Deletes a tenant and everything stored for it: events, synced rows, secrets, keys.
+    pub async fn delete_tenant_with_data(&self, tenant_id: Uuid) -> Result<(), StoreError> {
+        use sea_orm::{ConnectionTrait as _, Statement, TransactionTrait as _};
+        let txn = self.writer.begin().await?;
+        let backend = txn.get_database_backend();
+        let placeholder = if backend == sea_orm::DbBackend::Postgres {
+            "$1"
+        } else {
+            "?1"
+        };
+        for table in [
+            "inbox_events",
+            "users",
+            "organizations",
+            "organization_memberships",
+            "organization_invitations",
+            "organization_domains",
+            "sessions",
+            "roles",
+            "permissions",
+            "waitlist_entries",
+            "api_keys",
+            "tenant_secrets",
+        ] {
+            txn.execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!("DELETE FROM {table} WHERE tenant_id = {placeholder}"),
+                [tenant_id.into()],
+            ))
+            .await?;
+        }
+        tenant::Entity::delete_by_id(tenant_id).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Ends a secret's validity now (kept, as metadata).
+    pub async fn revoke_secret(
+        &self,
+        tenant_id: Uuid,
+        secret_id: Uuid,
+    ) -> Result<bool, StoreError> {
+        let res = tenant_secret::Entity::update_many()
+            .col_expr(
+                tenant_secret::Column::ExpiresAt,
+                sea_orm::sea_query::Expr::value(Some(Utc::now())),
+            )
+            .filter(tenant_secret::Column::TenantId.eq(tenant_id))
+            .filter(tenant_secret::Column::Id.eq(secret_id))
+            .exec(&self.writer)
+            .await?;
+        Ok(res.rows_affected > 0)
+    }
 }

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod cipher;
+mod rate_limit;
 mod registry;
 mod service;
 mod slug;
@@ -11,6 +12,7 @@ pub use api_keys::{
     API_KEY_PREFIX, AdminTokenError, AdminTokens, Credential, KeyOwner, sha256_hex,
 };
 pub use cipher::{CipherError, SecretCipher, SecretsKey, SecretsKeyError};
+pub use rate_limit::RateLimiter;
 pub use registry::{Loaded, Registry, RegistryError, TenantDefaults, TenantEntry};
 // What the HTTP layer needs to verify a delivery with a tenant's verifier.
 pub use hookgate_verify::{HeaderError, HeaderLookup, Secret, VerifyError, WebhookHeaders};

@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use hookgate_store::{Store, StoreError, Uuid};
 use hookgate_verify::{SecretSet, Validity, Verifier};
 
-use crate::{SecretCipher, TenantSlug};
+use crate::{RateLimiter, SecretCipher, TenantSlug};
 
 /// Why the registry could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,9 @@ pub enum RegistryError {
 pub struct TenantDefaults {
     pub tolerance_secs: i64,
     pub max_body_bytes: usize,
+    /// Deliveries per second per tenant; 0: no limit.
+    pub rate_limit_per_sec: u32,
+    pub rate_limit_burst: u32,
 }
 
 /// What ingest needs to know about one tenant, ready to use.
@@ -37,6 +40,10 @@ pub struct TenantEntry {
     pub enabled: bool,
     pub verifier: Verifier,
     pub max_body_bytes: usize,
+    /// `None`: no limit. Shared across reloads, so a refresh does not refill the bucket.
+    pub rate_limiter: Option<Arc<RateLimiter>>,
+    /// The Clerk instance the tenant accepts events from, when pinned.
+    pub instance_id: Option<String>,
 }
 
 type Snapshot = HashMap<TenantSlug, Arc<TenantEntry>>;
@@ -132,6 +139,7 @@ impl Registry {
             }
         }
         let mut next = Snapshot::with_capacity(tenants.len());
+        let previous = self.snapshot.load();
         for tenant in tenants {
             let Ok(slug) = TenantSlug::parse(&tenant.slug) else {
                 tracing::error!(tenant_id = %tenant.id, "tenant with an invalid slug skipped");
@@ -144,12 +152,33 @@ impl Registry {
                 .max_body_bytes
                 .and_then(|n| usize::try_from(n).ok())
                 .unwrap_or(self.defaults.max_body_bytes);
+            let rate = tenant
+                .rate_limit_per_sec
+                .map_or(self.defaults.rate_limit_per_sec, |r| {
+                    u32::try_from(r.max(0)).unwrap_or(u32::MAX)
+                });
+            let burst = tenant
+                .rate_limit_burst
+                .map_or(self.defaults.rate_limit_burst, |b| {
+                    u32::try_from(b.max(1)).unwrap_or(u32::MAX)
+                });
+            let rate_limiter = (rate > 0).then(|| {
+                match previous.get(&slug).and_then(|e| e.rate_limiter.clone()) {
+                    Some(existing) => {
+                        existing.reconfigure(rate, burst);
+                        existing
+                    }
+                    None => Arc::new(RateLimiter::new(rate, burst)),
+                }
+            });
             let entry = TenantEntry {
                 id: tenant.id,
                 slug: slug.clone(),
                 enabled: tenant.enabled,
                 verifier: Verifier::new(sets.remove(&tenant.id).unwrap_or_default(), tolerance),
                 max_body_bytes,
+                rate_limiter,
+                instance_id: tenant.instance_id.clone(),
             };
             next.insert(slug, Arc::new(entry));
         }

@@ -1,5 +1,7 @@
 use chrono::{DateTime, Utc};
-use hookgate_store::{NewSecret, NewTenant, Store, StoreError, Tenant, Uuid};
+use hookgate_store::{
+    NewSecret, NewTenant, Store, StoreError, Tenant, TenantPatch, TenantSecret, Uuid,
+};
 use hookgate_verify::Secret;
 
 use crate::cipher::generate_secret;
@@ -129,6 +131,64 @@ impl Tenancy {
         self.store.set_tenant_enabled(tenant.id, enabled).await?;
         self.changed().await;
         Ok(())
+    }
+
+    /// Changes a tenant's settings (name, limits, pinned instance).
+    pub async fn update(
+        &self,
+        slug: &TenantSlug,
+        patch: TenantPatch,
+    ) -> Result<Tenant, TenancyError> {
+        if let Some(name) = &patch.name
+            && (name.trim().is_empty() || name.chars().count() > 200)
+        {
+            return Err(TenancyError::InvalidName);
+        }
+        let tenant = self.tenant(slug).await?;
+        let updated = self.store.update_tenant(tenant.id, patch).await?;
+        self.changed().await;
+        Ok(updated)
+    }
+
+    /// Deletes a tenant with all its data.
+    pub async fn delete(&self, slug: &TenantSlug) -> Result<(), TenancyError> {
+        let tenant = self.tenant(slug).await?;
+        self.store.delete_tenant_with_data(tenant.id).await?;
+        self.changed().await;
+        Ok(())
+    }
+
+    /// A tenant's signing secrets: metadata only.
+    pub async fn secrets(&self, slug: &TenantSlug) -> Result<Vec<TenantSecret>, TenancyError> {
+        let tenant = self.tenant(slug).await?;
+        Ok(self.store.tenant_secrets(tenant.id).await?)
+    }
+
+    /// Rotation: a new secret valid now (generated when `None`, and then returned), the others
+    /// retired at the end of `grace`.
+    pub async fn rotate_secret(
+        &self,
+        slug: &TenantSlug,
+        secret: Option<Secret>,
+        grace: chrono::Duration,
+    ) -> Result<(Uuid, Option<Secret>), TenancyError> {
+        let (secret, generated) = match secret {
+            Some(secret) => (secret, false),
+            None => (generate_secret()?, true),
+        };
+        let retire_at = Utc::now() + grace;
+        let id = self
+            .add_secret(slug, &secret, None, Some(retire_at))
+            .await?;
+        Ok((id, generated.then_some(secret)))
+    }
+
+    /// Ends a secret's validity now.
+    pub async fn revoke_secret(&self, slug: &TenantSlug, id: Uuid) -> Result<bool, TenancyError> {
+        let tenant = self.tenant(slug).await?;
+        let revoked = self.store.revoke_secret(tenant.id, id).await?;
+        self.changed().await;
+        Ok(revoked)
     }
 
     pub(crate) fn store(&self) -> &Store {

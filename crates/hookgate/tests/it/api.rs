@@ -13,6 +13,10 @@ on_both_backends!(
     tenant_keys_see_only_their_tenant_and_revocation_is_immediate,
     pages_return_every_user_once_while_users_arrive,
     operators_manage_tenants_and_keys_through_the_admin_api,
+    rotation_keeps_the_old_secret_through_its_grace_only,
+    rate_limits_answer_429_and_recover,
+    a_pinned_tenant_keeps_other_instances_events_dead,
+    settings_apply_at_once_and_delete_needs_confirmation,
 );
 
 async fn app(backend: Backend) -> Option<(TestDb, TestApp)> {
@@ -384,4 +388,336 @@ async fn operators_manage_tenants_and_keys_through_the_admin_api(backend: Backen
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn rotation_keeps_the_old_secret_through_its_grace_only(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    let acme = app.tenant("acme").await;
+    let body = crate::helpers::user_created("u1");
+    let (status, rotated) = call(
+        &app,
+        Method::POST,
+        "/admin/v1/tenants/acme/secrets/rotate",
+        Some(ADMIN_TOKEN),
+        Some(json!({"grace_secs": 2})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rotated}");
+    let new = hookgate_verify::Secret::parse(rotated["signing_secret"].as_str().unwrap()).unwrap();
+
+    assert_eq!(
+        app.deliver("acme", &acme.secret, "msg_old_1", &body)
+            .await
+            .status(),
+        StatusCode::OK,
+        "old secret in its grace"
+    );
+    assert_eq!(
+        app.deliver("acme", &new, "msg_new_1", &body).await.status(),
+        StatusCode::OK
+    );
+    let (_, secrets) = call(
+        &app,
+        Method::GET,
+        "/admin/v1/tenants/acme/secrets",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(secrets["data"].as_array().unwrap().len(), 2);
+    assert!(!secrets.to_string().contains("whsec_"), "metadata only");
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(
+        app.deliver("acme", &acme.secret, "msg_old_2", &body)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "old secret after its grace"
+    );
+    assert_eq!(
+        app.deliver("acme", &new, "msg_new_2", &body).await.status(),
+        StatusCode::OK
+    );
+
+    // Revoking the new secret too leaves nothing that verifies.
+    let (_, secrets) = call(
+        &app,
+        Method::GET,
+        "/admin/v1/tenants/acme/secrets",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    let active = secrets["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["active"] == true)
+        .unwrap();
+    let path = format!(
+        "/admin/v1/tenants/acme/secrets/{}",
+        active["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        call(&app, Method::DELETE, &path, Some(ADMIN_TOKEN), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.deliver("acme", &new, "msg_new_3", &body).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn rate_limits_answer_429_and_recover(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
+    let (status, _) = call(
+        &app,
+        Method::PATCH,
+        "/admin/v1/tenants/acme",
+        Some(ADMIN_TOKEN),
+        Some(json!({"rate_limit_per_sec": 2, "rate_limit_burst": 3})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let body = crate::helpers::user_created("u1");
+
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for n in 0..5 {
+        let response = app
+            .deliver("acme", &acme.secret, &format!("msg_{n}"), &body)
+            .await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+        }
+        statuses.push(response.status());
+    }
+    assert_eq!(&statuses[..3], [StatusCode::OK; 3], "the burst passes");
+    assert!(
+        statuses[3..].contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    assert_eq!(
+        app.deliver("globex", &globex.secret, "msg_g", &body)
+            .await
+            .status(),
+        StatusCode::OK,
+        "other tenants are not limited"
+    );
+    let forged = app
+        .deliver("acme", &globex.secret, "msg_forged", &body)
+        .await
+        .status();
+    assert_eq!(
+        forged,
+        StatusCode::UNAUTHORIZED,
+        "a forged delivery is refused before the limit is consulted"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        app.deliver("acme", &acme.secret, "msg_later", &body)
+            .await
+            .status(),
+        StatusCode::OK,
+        "recovers"
+    );
+}
+
+async fn a_pinned_tenant_keeps_other_instances_events_dead(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    let acme = app.tenant("acme").await;
+    let (status, view) = call(
+        &app,
+        Method::PATCH,
+        "/admin/v1/tenants/acme",
+        Some(ADMIN_TOKEN),
+        Some(json!({"instance_id": "ins_prod"})),
+    )
+    .await;
+    assert_eq!(
+        (status, view["instance_id"].as_str()),
+        (StatusCode::OK, Some("ins_prod"))
+    );
+
+    // The test body comes from instance `ins_test`.
+    let (status, answer) = {
+        let response = app
+            .deliver(
+                "acme",
+                &acme.secret,
+                "msg_other",
+                &crate::helpers::user_created("u1"),
+            )
+            .await;
+        (response.status(), response.json::<Value>().await.unwrap())
+    };
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (StatusCode::OK, Some("accepted"))
+    );
+    let stored = app.inbox(&acme, "msg_other").await.unwrap();
+    assert_eq!(stored.status, hookgate_store::InboxStatus::Dead);
+    let reason = stored.last_error.unwrap();
+    assert!(
+        reason.contains("ins_test") && reason.contains("ins_prod"),
+        "{reason}"
+    );
+
+    let (status, _) = call(
+        &app,
+        Method::PATCH,
+        "/admin/v1/tenants/acme",
+        Some(ADMIN_TOKEN),
+        Some(json!({"instance_id": null})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    app.deliver(
+        "acme",
+        &acme.secret,
+        "msg_any",
+        &crate::helpers::user_created("u2"),
+    )
+    .await;
+    assert_eq!(
+        app.inbox(&acme, "msg_any").await.unwrap().status,
+        hookgate_store::InboxStatus::Pending
+    );
+}
+
+async fn settings_apply_at_once_and_delete_needs_confirmation(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    let acme = app.tenant("acme").await;
+    let body = crate::helpers::user_created("u1");
+    let (status, view) = call(
+        &app,
+        Method::PATCH,
+        "/admin/v1/tenants/acme",
+        Some(ADMIN_TOKEN),
+        Some(json!({"max_body_bytes": 100, "name": "Acme Corp"})),
+    )
+    .await;
+    assert_eq!(
+        (status, view["name"].as_str()),
+        (StatusCode::OK, Some("Acme Corp"))
+    );
+    assert_eq!(
+        app.deliver("acme", &acme.secret, "msg_big", &body)
+            .await
+            .status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    let (status, _) = call(
+        &app,
+        Method::PATCH,
+        "/admin/v1/tenants/acme",
+        Some(ADMIN_TOKEN),
+        Some(json!({"max_body_bytes": null})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        app.deliver("acme", &acme.secret, "msg_big", &body)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let (status, bad) = call(
+        &app,
+        Method::PATCH,
+        "/admin/v1/tenants/acme",
+        Some(ADMIN_TOKEN),
+        Some(json!({"tolerance_secs": -1})),
+    )
+    .await;
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_setting"))
+    );
+
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/admin/v1/tenants/acme/disable",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        app.deliver("acme", &acme.secret, "msg_off", &body)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    call(
+        &app,
+        Method::POST,
+        "/admin/v1/tenants/acme/enable",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+
+    let (status, refused) = call(
+        &app,
+        Method::DELETE,
+        "/admin/v1/tenants/acme",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("confirmation_required")
+        )
+    );
+    let (status, _) = call(
+        &app,
+        Method::DELETE,
+        "/admin/v1/tenants/acme?confirm=acme",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(app.inbox_count(&acme).await, 0, "its events went with it");
+    assert_eq!(
+        app.deliver("acme", &acme.secret, "msg_gone", &body)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(
+            &app,
+            Method::GET,
+            "/admin/v1/tenants/acme",
+            Some(ADMIN_TOKEN),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
 }

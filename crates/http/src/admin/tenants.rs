@@ -1,6 +1,7 @@
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use hookgate_store::{ApiKey, Tenant, Uuid};
 use hookgate_tenancy::{Secret, TenancyError, TenantSlug};
@@ -11,7 +12,12 @@ use crate::{ApiError, AppState};
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/tenants", get(list).post(create))
-        .route("/tenants/{slug}", get(show))
+        .route("/tenants/{slug}", get(show).patch(update).delete(remove))
+        .route("/tenants/{slug}/disable", post(disable))
+        .route("/tenants/{slug}/enable", post(enable))
+        .route("/tenants/{slug}/secrets", get(list_secrets))
+        .route("/tenants/{slug}/secrets/rotate", post(rotate_secret))
+        .route("/tenants/{slug}/secrets/{id}", delete(revoke_secret))
         .route("/tenants/{slug}/keys", get(list_keys).post(create_key))
         .route("/tenants/{slug}/keys/{id}", delete(revoke_key))
 }
@@ -24,6 +30,9 @@ pub(crate) struct TenantView {
     enabled: bool,
     tolerance_secs: Option<i64>,
     max_body_bytes: Option<i64>,
+    rate_limit_per_sec: Option<i64>,
+    rate_limit_burst: Option<i64>,
+    instance_id: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -37,6 +46,9 @@ impl From<Tenant> for TenantView {
             enabled: t.enabled,
             tolerance_secs: t.tolerance_secs,
             max_body_bytes: t.max_body_bytes,
+            rate_limit_per_sec: t.rate_limit_per_sec,
+            rate_limit_burst: t.rate_limit_burst,
+            instance_id: t.instance_id,
             created_at: t.created_at.to_rfc3339(),
             updated_at: t.updated_at.to_rfc3339(),
         }
@@ -197,6 +209,249 @@ async fn revoke_key(
             StatusCode::NOT_FOUND,
             "not_found",
             "no live key with this id",
+        ))
+    }
+}
+
+/// Settings to change; a field set to `null` clears the tenant's override.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct UpdateTenant {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    tolerance_secs: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    max_body_bytes: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    rate_limit_per_sec: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    rate_limit_burst: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    instance_id: Option<Option<String>>,
+}
+
+/// A field that is present (possibly `null`) reads as `Some`; an absent one stays `None`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Json(body): Json<UpdateTenant>,
+) -> Result<Json<TenantView>, ApiError> {
+    let slug = parse_slug(&slug)?;
+    let invalid = |field: &str, rule: &str| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_setting",
+            format!("{field} {rule}"),
+        )
+    };
+    let positive = |v: &Option<Option<i64>>| v.flatten().is_none_or(|n| n > 0);
+    if !positive(&body.tolerance_secs) {
+        return Err(invalid("tolerance_secs", "must be positive"));
+    }
+    if !positive(&body.max_body_bytes)
+        || body
+            .max_body_bytes
+            .flatten()
+            .is_some_and(|n| n > 16 * 1024 * 1024)
+    {
+        return Err(invalid("max_body_bytes", "must be 1 to 16777216"));
+    }
+    if !positive(&body.rate_limit_per_sec) || !positive(&body.rate_limit_burst) {
+        return Err(invalid(
+            "rate_limit_per_sec and rate_limit_burst",
+            "must be positive",
+        ));
+    }
+    if body
+        .instance_id
+        .as_ref()
+        .and_then(Option::as_ref)
+        .is_some_and(|id| id.is_empty() || id.len() > 200)
+    {
+        return Err(invalid("instance_id", "must be 1 to 200 characters"));
+    }
+    let patch = hookgate_store::TenantPatch {
+        name: body.name,
+        tolerance_secs: body.tolerance_secs,
+        max_body_bytes: body.max_body_bytes,
+        rate_limit_per_sec: body.rate_limit_per_sec,
+        rate_limit_burst: body.rate_limit_burst,
+        instance_id: body.instance_id,
+    };
+    let tenant = state
+        .tenancy
+        .update(&slug, patch)
+        .await
+        .map_err(tenancy_error)?;
+    Ok(Json(tenant.into()))
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Json<TenantView>, ApiError> {
+    set_enabled(state, slug, false).await
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Json<TenantView>, ApiError> {
+    set_enabled(state, slug, true).await
+}
+
+async fn set_enabled(
+    state: AppState,
+    slug: String,
+    enabled: bool,
+) -> Result<Json<TenantView>, ApiError> {
+    let slug = parse_slug(&slug)?;
+    state
+        .tenancy
+        .set_enabled(&slug, enabled)
+        .await
+        .map_err(tenancy_error)?;
+    let tenant = state.tenancy.get(&slug).await.map_err(tenancy_error)?;
+    Ok(Json(tenant.into()))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Confirm {
+    confirm: Option<String>,
+}
+
+/// Deletes the tenant and all its data; `?confirm=<slug>` must repeat the slug.
+async fn remove(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(confirm): Query<Confirm>,
+) -> Result<StatusCode, ApiError> {
+    let slug = parse_slug(&slug)?;
+    if confirm.confirm.as_deref() != Some(slug.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "confirmation_required",
+            "deleting a tenant deletes all its data: repeat its slug as ?confirm=<slug>",
+        ));
+    }
+    state.tenancy.delete(&slug).await.map_err(tenancy_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct SecretView {
+    id: Uuid,
+    created_at: String,
+    not_before: Option<String>,
+    expires_at: Option<String>,
+    active: bool,
+}
+
+async fn list_secrets(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Json<List<SecretView>>, ApiError> {
+    let slug = parse_slug(&slug)?;
+    let now = chrono::Utc::now();
+    let secrets = state.tenancy.secrets(&slug).await.map_err(tenancy_error)?;
+    Ok(Json(List {
+        data: secrets
+            .into_iter()
+            .map(|s| SecretView {
+                id: s.id,
+                created_at: s.created_at.to_rfc3339(),
+                not_before: s.not_before.map(|t| t.to_rfc3339()),
+                expires_at: s.expires_at.map(|t| t.to_rfc3339()),
+                active: s.not_before.is_none_or(|t| t <= now)
+                    && s.expires_at.is_none_or(|t| t > now),
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Rotate {
+    /// Clerk's new signing secret; generated (and returned once) when absent.
+    signing_secret: Option<String>,
+    /// How long the current secrets keep verifying; 24 h by default.
+    grace_secs: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Rotated {
+    id: Uuid,
+    /// Present only when hookgate generated the secret: shown this once.
+    signing_secret: Option<String>,
+    previous_expire_at: String,
+}
+
+async fn rotate_secret(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    body: Option<Json<Rotate>>,
+) -> Result<(StatusCode, Json<Rotated>), ApiError> {
+    let slug = parse_slug(&slug)?;
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let grace = body.grace_secs.unwrap_or(86_400);
+    if !(0..=30 * 86_400).contains(&grace) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_setting",
+            "grace_secs must be 0 to 2592000",
+        ));
+    }
+    let secret = body
+        .signing_secret
+        .as_deref()
+        .map(Secret::parse)
+        .transpose()
+        .map_err(|err| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_secret",
+                err.to_string(),
+            )
+        })?;
+    let grace = chrono::Duration::seconds(grace);
+    let (id, generated) = state
+        .tenancy
+        .rotate_secret(&slug, secret, grace)
+        .await
+        .map_err(tenancy_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Rotated {
+            id,
+            signing_secret: generated.map(|s| s.expose_encoded()),
+            previous_expire_at: (chrono::Utc::now() + grace).to_rfc3339(),
+        }),
+    ))
+}
+
+async fn revoke_secret(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    let slug = parse_slug(&slug)?;
+    if state
+        .tenancy
+        .revoke_secret(&slug, id)
+        .await
+        .map_err(tenancy_error)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no secret with this id",
         ))
     }
 }

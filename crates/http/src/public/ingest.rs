@@ -83,16 +83,34 @@ async fn handle(
             )
         })?;
 
+    // Only verified deliveries count against the tenant's rate, so forged traffic cannot use up a
+    // tenant's budget.
+    if let Some(limiter) = &tenant.rate_limiter
+        && let Err(wait) = limiter.try_acquire()
+    {
+        return Err(ApiError::rate_limited(wait.as_secs().max(1)));
+    }
+
     let event = match Envelope::parse(&body) {
         Ok(envelope) => {
             span.record("event_type", envelope.event_type.as_str());
+            // A tenant pinned to one Clerk instance keeps another instance's events visible
+            // (dead, with both ids) rather than syncing them into its tables.
+            let misdirected = tenant.instance_id.as_deref().and_then(|pinned| {
+                (envelope.instance_id.as_deref() != Some(pinned)).then(|| {
+                    format!(
+                        "instance_id {} does not match the tenant's pinned instance {pinned}",
+                        envelope.instance_id.as_deref().unwrap_or("(none)")
+                    )
+                })
+            });
             NewInboxEvent {
                 svix_id: svix_id.as_str().to_owned(),
                 event_type: Some(envelope.event_type),
                 instance_id: envelope.instance_id,
                 event_timestamp_ms: Some(envelope.timestamp_ms),
                 body: Vec::new(),
-                invalid: None,
+                invalid: misdirected,
             }
         }
         // Verified, so it is the tenant's own sender: keep it for inspection, but retrying

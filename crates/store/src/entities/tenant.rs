@@ -14,6 +14,11 @@ pub struct Model {
     pub tolerance_secs: Option<i64>,
     /// Overrides the configured body limit when set.
     pub max_body_bytes: Option<i64>,
+    /// Overrides the configured ingest rate (deliveries per second) when set.
+    pub rate_limit_per_sec: Option<i64>,
+    pub rate_limit_burst: Option<i64>,
+    /// The Clerk instance this tenant accepts events from; any when `None`.
+    pub instance_id: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
