@@ -276,6 +276,7 @@ impl EventFilterArgs {
             received_since: self.since,
             ids: self.ids.clone(),
             limit,
+            ..EventQuery::default()
         };
         let mut events = store.list_inbox_events(tenant_id, &query).await?;
         // SQL `LIKE` ignores case on SQLite; the glob itself decides.

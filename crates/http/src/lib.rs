@@ -38,6 +38,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/v1/tenants/{slug}/keys"),
     ("POST", "/admin/v1/tenants/{slug}/keys"),
     ("DELETE", "/admin/v1/tenants/{slug}/keys/{id}"),
+    ("GET", "/admin/v1/tenants/{slug}/events"),
+    ("POST", "/admin/v1/tenants/{slug}/events/replay"),
+    ("GET", "/admin/v1/tenants/{slug}/events/{id}"),
+    ("POST", "/admin/v1/tenants/{slug}/events/{id}/replay"),
+    ("GET", "/admin/v1/tenants/{slug}/dead-letters"),
+    ("GET", "/admin/v1/tenants/{slug}/stats"),
     ("GET", "/v1/users"),
     ("GET", "/v1/users/{id}"),
 ];

@@ -16,12 +16,13 @@ mod tenants;
 
 pub use connection::{Backend, DatabaseOptions, Store};
 pub use entities::api_key::Model as ApiKey;
+pub use entities::event_attempt::Model as EventAttempt;
 pub use entities::inbox_event::{InboxStatus, Model as InboxEvent};
 pub use entities::tenant::Model as Tenant;
 pub use entities::tenant_secret::Model as TenantSecret;
 pub use error::StoreError;
 pub use inbox::{InsertOutcome, NewInboxEvent};
-pub use queue::{EventQuery, InboxSummary, Outcome, Prepared, RetryPolicy};
+pub use queue::{EventQuery, InboxSummary, Outcome, Prepared, QueueStats, RetryPolicy};
 pub use reads::{Page, SyncedUser, UserFilter};
 pub use sync::{Applied, ApplyError};
 pub use tenants::{NewSecret, NewTenant, TenantPatch};

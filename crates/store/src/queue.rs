@@ -9,11 +9,12 @@ use hookgate_events::EventFilter;
 use sea_orm::FromQueryResult;
 use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr};
 use sea_orm::{
-    ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, Statement, TransactionTrait as _,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _, Statement, TransactionTrait as _,
 };
 use uuid::Uuid;
 
+use crate::entities::event_attempt;
 use crate::entities::inbox_event::{self, InboxStatus};
 use crate::inbox::storable_text;
 use crate::sync::{self, Applied, ApplyError};
@@ -79,6 +80,9 @@ pub trait RetryPolicy: Send + Sync {
 pub struct EventQuery {
     pub statuses: Vec<InboxStatus>,
     pub event_type: Option<EventFilter>,
+    pub received_until: Option<DateTime<Utc>>,
+    /// Cursor: only events older than this one (listings go newest first).
+    pub before_id: Option<Uuid>,
     pub received_since: Option<DateTime<Utc>>,
     pub ids: Vec<Uuid>,
     pub limit: Option<u64>,
@@ -147,17 +151,12 @@ impl Store {
             let now = Utc::now();
             let outcome = match item.decoded {
                 Err(reason) => {
-                    finish(
-                        &txn,
-                        owner,
-                        id,
-                        Finish::Dead {
-                            attempts: item.inbox.attempts + 1,
-                            error: reason,
-                        },
-                        now,
-                    )
-                    .await?
+                    let failed = Finish::Failed {
+                        attempts: item.inbox.attempts + 1,
+                        retry_at: None,
+                        error: reason,
+                    };
+                    finish(&txn, owner, &item.inbox, failed, now).await?
                 }
                 Ok((event, data)) => {
                     let savepoint = txn.begin().await?;
@@ -166,7 +165,8 @@ impl Store {
                     {
                         Ok(applied) => {
                             let outcome =
-                                finish(&savepoint, owner, id, Finish::Done(applied), now).await?;
+                                finish(&savepoint, owner, &item.inbox, Finish::Done(applied), now)
+                                    .await?;
                             // Another worker owns the event now: leave its effect to that worker.
                             if outcome == Outcome::LeaseLost {
                                 savepoint.rollback().await?;
@@ -179,19 +179,16 @@ impl Store {
                             savepoint.rollback().await?;
                             let attempts = item.inbox.attempts + 1;
                             let error = err.to_string();
-                            let next = match err {
+                            let retry_at = match err {
                                 ApplyError::NoEntity => None,
                                 ApplyError::Store(_) => policy.next_attempt(attempts, now),
                             };
-                            let finish_as = match next {
-                                Some(at) => Finish::Retry {
-                                    attempts,
-                                    at,
-                                    error,
-                                },
-                                None => Finish::Dead { attempts, error },
+                            let failed = Finish::Failed {
+                                attempts,
+                                retry_at,
+                                error,
                             };
-                            finish(&txn, owner, id, finish_as, now).await?
+                            finish(&txn, owner, &item.inbox, failed, now).await?
                         }
                     }
                 }
@@ -244,6 +241,12 @@ impl Store {
         }
         if let Some(since) = query.received_since {
             select = select.filter(inbox_event::Column::ReceivedAt.gte(since));
+        }
+        if let Some(until) = query.received_until {
+            select = select.filter(inbox_event::Column::ReceivedAt.lt(until));
+        }
+        if let Some(before) = query.before_id {
+            select = select.filter(inbox_event::Column::Id.lt(before));
         }
         if !query.ids.is_empty() {
             select = select.filter(inbox_event::Column::Id.is_in(query.ids.clone()));
@@ -374,39 +377,98 @@ impl Store {
     }
 }
 
+/// How a tenant's queue is doing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueStats {
+    pub counts: Vec<(InboxStatus, u64)>,
+    /// When the oldest event still waiting (pending or failed) was received.
+    pub oldest_waiting_received_at: Option<DateTime<Utc>>,
+    /// Mean time from received to processed over the last 100 processed events, milliseconds.
+    pub recent_lag_ms: Option<f64>,
+}
+
+impl Store {
+    /// A tenant's failed attempts at one event, oldest first.
+    pub async fn event_attempts(
+        &self,
+        tenant_id: Uuid,
+        event_id: Uuid,
+    ) -> Result<Vec<crate::EventAttempt>, StoreError> {
+        Ok(event_attempt::Entity::find()
+            .filter(event_attempt::Column::TenantId.eq(tenant_id))
+            .filter(event_attempt::Column::InboxEventId.eq(event_id))
+            .order_by_asc(event_attempt::Column::At)
+            .all(&self.reader)
+            .await?)
+    }
+
+    pub async fn queue_stats(&self, tenant_id: Uuid) -> Result<QueueStats, StoreError> {
+        let counts = self.count_by_status(tenant_id).await?;
+        let oldest_waiting_received_at = inbox_event::Entity::find()
+            .select_only()
+            .column(inbox_event::Column::ReceivedAt)
+            .filter(inbox_event::Column::TenantId.eq(tenant_id))
+            .filter(inbox_event::Column::Status.is_in([InboxStatus::Pending, InboxStatus::Failed]))
+            .order_by_asc(inbox_event::Column::ReceivedAt)
+            .into_tuple::<DateTime<Utc>>()
+            .one(&self.reader)
+            .await?;
+        let recent: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = inbox_event::Entity::find()
+            .select_only()
+            .column(inbox_event::Column::ReceivedAt)
+            .column(inbox_event::Column::ProcessedAt)
+            .filter(inbox_event::Column::TenantId.eq(tenant_id))
+            .filter(inbox_event::Column::Status.eq(InboxStatus::Done))
+            .order_by_desc(inbox_event::Column::Id)
+            .limit(100)
+            .into_tuple()
+            .all(&self.reader)
+            .await?;
+        let lags: Vec<f64> = recent
+            .iter()
+            .filter_map(|(received, processed)| {
+                Some(((*processed)? - *received).num_microseconds()? as f64 / 1000.0)
+            })
+            .collect();
+        let recent_lag_ms =
+            (!lags.is_empty()).then(|| lags.iter().sum::<f64>() / lags.len() as f64);
+        Ok(QueueStats {
+            counts,
+            oldest_waiting_received_at,
+            recent_lag_ms,
+        })
+    }
+}
+
 enum Finish {
     Done(Applied),
-    Retry {
+    /// Retried at `retry_at`, or dead when `None`.
+    Failed {
         attempts: i32,
-        at: DateTime<Utc>,
-        error: String,
-    },
-    Dead {
-        attempts: i32,
+        retry_at: Option<DateTime<Utc>>,
         error: String,
     },
 }
 
-/// Records an event's new status, if `owner` still holds its lease.
+/// Records an event's new status, if `owner` still holds its lease; a failure also goes into the
+/// event's attempt history.
 async fn finish(
     db: &impl ConnectionTrait,
     owner: &str,
-    id: Uuid,
+    event: &InboxEvent,
     finish: Finish,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
+    let none_time = || Expr::value(Option::<DateTime<Utc>>::None);
     let update = inbox_event::Entity::update_many()
         .col_expr(
             inbox_event::Column::LeaseOwner,
             Expr::value(Option::<String>::None),
         )
-        .col_expr(
-            inbox_event::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .filter(inbox_event::Column::Id.eq(id))
+        .col_expr(inbox_event::Column::LeaseUntil, none_time())
+        .filter(inbox_event::Column::Id.eq(event.id))
         .filter(inbox_event::Column::LeaseOwner.eq(owner));
-    let (update, outcome) = match finish {
+    let (update, outcome, failure) = match finish {
         Finish::Done(applied) => (
             update
                 .col_expr(inbox_event::Column::Status, Expr::value(InboxStatus::Done))
@@ -416,47 +478,55 @@ async fn finish(
                 )
                 .col_expr(inbox_event::Column::ProcessedAt, Expr::value(Some(now))),
             Outcome::Done(applied),
+            None,
         ),
-        Finish::Retry {
+        Finish::Failed {
             attempts,
-            at,
+            retry_at,
             error,
-        } => (
-            update
-                .col_expr(
-                    inbox_event::Column::Status,
-                    Expr::value(InboxStatus::Failed),
-                )
-                .col_expr(inbox_event::Column::Attempts, Expr::value(attempts))
-                .col_expr(inbox_event::Column::NextAttemptAt, Expr::value(Some(at)))
-                .col_expr(
-                    inbox_event::Column::LastError,
-                    Expr::value(Some(storable_text(&error))),
-                ),
-            Outcome::Retry(at),
-        ),
-        Finish::Dead { attempts, error } => (
-            update
-                .col_expr(inbox_event::Column::Status, Expr::value(InboxStatus::Dead))
-                .col_expr(inbox_event::Column::Attempts, Expr::value(attempts))
-                .col_expr(
-                    inbox_event::Column::NextAttemptAt,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                )
-                .col_expr(
-                    inbox_event::Column::LastError,
-                    Expr::value(Some(storable_text(&error))),
-                )
-                .col_expr(inbox_event::Column::ProcessedAt, Expr::value(Some(now))),
-            Outcome::Dead,
-        ),
+        } => {
+            let error = storable_text(&error);
+            let (status, outcome) = match retry_at {
+                Some(at) => (InboxStatus::Failed, Outcome::Retry(at)),
+                None => (InboxStatus::Dead, Outcome::Dead),
+            };
+            let processed_at = retry_at.is_none().then_some(now);
+            (
+                update
+                    .col_expr(inbox_event::Column::Status, Expr::value(status))
+                    .col_expr(inbox_event::Column::Attempts, Expr::value(attempts))
+                    .col_expr(inbox_event::Column::NextAttemptAt, Expr::value(retry_at))
+                    .col_expr(
+                        inbox_event::Column::LastError,
+                        Expr::value(Some(error.clone())),
+                    )
+                    .col_expr(inbox_event::Column::ProcessedAt, Expr::value(processed_at)),
+                outcome,
+                Some((
+                    attempts,
+                    if retry_at.is_some() { "retry" } else { "dead" },
+                    error,
+                )),
+            )
+        }
     };
-    let res = update.exec(db).await?;
-    Ok(if res.rows_affected == 0 {
-        Outcome::LeaseLost
-    } else {
-        outcome
-    })
+    if update.exec(db).await?.rows_affected == 0 {
+        return Ok(Outcome::LeaseLost);
+    }
+    if let Some((attempt, kind, error)) = failure {
+        event_attempt::Entity::insert(event_attempt::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(event.tenant_id),
+            inbox_event_id: Set(event.id),
+            attempt: Set(attempt),
+            at: Set(now),
+            outcome: Set(kind.to_owned()),
+            error: Set(error),
+        })
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(outcome)
 }
 
 fn placeholders(backend: DbBackend) -> (&'static str, &'static str, &'static str, &'static str) {

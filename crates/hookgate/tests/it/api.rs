@@ -17,6 +17,7 @@ on_both_backends!(
     rate_limits_answer_429_and_recover,
     a_pinned_tenant_keeps_other_instances_events_dead,
     settings_apply_at_once_and_delete_needs_confirmation,
+    operators_page_inspect_and_replay_events,
 );
 
 async fn app(backend: Backend) -> Option<(TestDb, TestApp)> {
@@ -720,4 +721,107 @@ async fn settings_apply_at_once_and_delete_needs_confirmation(backend: Backend) 
         .0,
         StatusCode::NOT_FOUND
     );
+}
+
+async fn operators_page_inspect_and_replay_events(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    let acme = app.tenant("acme").await;
+    for n in 0..3 {
+        app.deliver(
+            "acme",
+            &acme.secret,
+            &format!("msg_{n}"),
+            &crate::helpers::user_created(&format!("u{n}")),
+        )
+        .await;
+    }
+    app.deliver("acme", &acme.secret, "msg_junk", b"\xff not json")
+        .await;
+    let get = |path: String| {
+        let app = &app;
+        async move { call(app, Method::GET, &path, Some(ADMIN_TOKEN), None).await }
+    };
+
+    let (status, first) = get("/admin/v1/tenants/acme/events?limit=2".into()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let (_, second) = get(format!(
+        "/admin/v1/tenants/acme/events?limit=2&cursor={cursor}"
+    ))
+    .await;
+    assert!(second["next_cursor"].is_null());
+    let mut ids: Vec<String> = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["data"].as_array().unwrap())
+        .map(|e| e["svix_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["msg_0", "msg_1", "msg_2", "msg_junk"]);
+    let (_, users) = get("/admin/v1/tenants/acme/events?type=user.*".into()).await;
+    assert_eq!(users["data"].as_array().unwrap().len(), 3);
+    let (status, _) = get("/admin/v1/tenants/acme/events?status=lost".into()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (_, dead) = get("/admin/v1/tenants/acme/dead-letters".into()).await;
+    let junk = &dead["data"][0];
+    assert_eq!(junk["svix_id"], "msg_junk");
+    assert!(
+        junk["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not a JSON Clerk event envelope")
+    );
+    let junk_id = junk["id"].as_str().unwrap().to_owned();
+    let (_, detail) = get(format!("/admin/v1/tenants/acme/events/{junk_id}")).await;
+    assert!(detail["body"].is_null(), "not UTF-8");
+    assert_eq!(detail["body_base64"], "/yBub3QganNvbg==");
+    let (_, utf8) = get(format!(
+        "/admin/v1/tenants/acme/events/{}",
+        first["data"][1]["id"].as_str().unwrap()
+    ))
+    .await;
+    assert!(
+        utf8["body"].as_str().unwrap().contains("user.created"),
+        "{utf8}"
+    );
+
+    let (_, stats) = get("/admin/v1/tenants/acme/stats".into()).await;
+    assert_eq!(
+        (stats["pending"].as_u64(), stats["dead"].as_u64()),
+        (Some(3), Some(1)),
+        "{stats}"
+    );
+    assert!(stats["oldest_waiting_age_secs"].as_i64().unwrap() >= 0);
+
+    let (status, replayed) = call(
+        &app,
+        Method::POST,
+        &format!("/admin/v1/tenants/acme/events/{junk_id}/replay"),
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, replayed["replayed"].as_u64()),
+        (StatusCode::OK, Some(1))
+    );
+    let (_, stats) = get("/admin/v1/tenants/acme/stats".into()).await;
+    assert_eq!(
+        (stats["pending"].as_u64(), stats["dead"].as_u64()),
+        (Some(4), Some(0)),
+        "{stats}"
+    );
+    let (_, replayed) = call(
+        &app,
+        Method::POST,
+        "/admin/v1/tenants/acme/events/replay",
+        Some(ADMIN_TOKEN),
+        Some(json!({"status": "pending", "type": "user.*"})),
+    )
+    .await;
+    assert_eq!(replayed["replayed"].as_u64(), Some(3));
 }

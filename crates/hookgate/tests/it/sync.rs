@@ -223,7 +223,26 @@ async fn failures_retry_then_die_and_replay_applies_them(backend: Backend) {
             .contains("poisoned for the test")
     );
 
-    // The operator sees it, fixes the cause, and replays the dead events.
+    // The operator sees it, with its history, fixes the cause, and replays the dead events.
+    let detail: serde_json::Value = app
+        .http
+        .get(app.url(&format!("/admin/v1/tenants/acme/events/{}", poisoned.id)))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let history = detail["attempts_history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "{detail}");
+    assert_eq!(
+        (
+            history[0]["outcome"].as_str(),
+            history[1]["outcome"].as_str()
+        ),
+        (Some("retry"), Some("dead"))
+    );
     let listed = cli(
         &db,
         &["events", "list", "--tenant", "acme", "--status", "dead"],

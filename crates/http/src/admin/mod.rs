@@ -1,5 +1,6 @@
 //! Route class `admin` (`/admin/v1`): operators manage tenants. Authenticated by the class guard.
 
+mod events;
 mod tenants;
 
 use axum::Router;
@@ -7,5 +8,5 @@ use axum::Router;
 use crate::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().nest("/admin/v1", tenants::router())
+    Router::new().nest("/admin/v1", tenants::router().merge(events::router()))
 }

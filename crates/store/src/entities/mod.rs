@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table.
 
 pub mod api_key;
+pub mod event_attempt;
 pub mod inbox_event;
 pub mod sync;
 pub mod tenant;

@@ -1,0 +1,355 @@
+//! A tenant's stored events for operators: list (filters, cursor), one with its body and
+//! attempt history, replay, and queue statistics.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use hookgate_events::{EventFilter, EventType};
+use hookgate_store::{EventQuery, InboxStatus, InboxSummary, Uuid};
+use hookgate_tenancy::TenantSlug;
+use serde::{Deserialize, Serialize};
+
+use super::tenants::tenancy_error;
+use crate::{ApiError, AppState};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tenants/{slug}/events", get(list))
+        .route("/tenants/{slug}/events/replay", post(replay_matching))
+        .route("/tenants/{slug}/events/{id}", get(show))
+        .route("/tenants/{slug}/events/{id}/replay", post(replay_one))
+        .route("/tenants/{slug}/dead-letters", get(dead_letters))
+        .route("/tenants/{slug}/stats", get(stats))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Filter {
+    /// `pending`, `failed`, `done` or `dead`.
+    status: Option<String>,
+    /// An event type or glob: `user.*`.
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    /// RFC 3339 bounds on the time received.
+    since: Option<String>,
+    until: Option<String>,
+    cursor: Option<Uuid>,
+    limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct EventView {
+    id: Uuid,
+    svix_id: String,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    status: &'static str,
+    attempts: i32,
+    received_at: String,
+    processed_at: Option<String>,
+    last_error: Option<String>,
+}
+
+impl From<InboxSummary> for EventView {
+    fn from(e: InboxSummary) -> Self {
+        Self {
+            id: e.id,
+            svix_id: e.svix_id,
+            event_type: e.event_type,
+            status: status_name(e.status),
+            attempts: e.attempts,
+            received_at: e.received_at.to_rfc3339(),
+            processed_at: e.processed_at.map(|t| t.to_rfc3339()),
+            last_error: e.last_error,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct EventPage {
+    data: Vec<EventView>,
+    next_cursor: Option<Uuid>,
+}
+
+fn status_name(status: InboxStatus) -> &'static str {
+    match status {
+        InboxStatus::Pending => "pending",
+        InboxStatus::Failed => "failed",
+        InboxStatus::Done => "done",
+        InboxStatus::Dead => "dead",
+    }
+}
+
+fn bad(field: &str, rule: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        format!("{field}: {rule}"),
+    )
+}
+
+fn query_of(filter: &Filter, limit: Option<u64>) -> Result<EventQuery, ApiError> {
+    let status = match filter.status.as_deref() {
+        None => vec![],
+        Some("pending") => vec![InboxStatus::Pending],
+        Some("failed") => vec![InboxStatus::Failed],
+        Some("done") => vec![InboxStatus::Done],
+        Some("dead") => vec![InboxStatus::Dead],
+        Some(_) => return Err(bad("status", "one of pending, failed, done, dead")),
+    };
+    let time = |field: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|t| chrono::DateTime::parse_from_rfc3339(t).map(|t| t.to_utc()))
+            .transpose()
+            .map_err(|_| bad(field, "an RFC 3339 time"))
+    };
+    Ok(EventQuery {
+        statuses: status,
+        event_type: filter
+            .event_type
+            .as_deref()
+            .map(EventFilter::parse)
+            .transpose()
+            .map_err(|err| bad("type", &err.to_string()))?,
+        received_since: time("since", &filter.since)?,
+        received_until: time("until", &filter.until)?,
+        before_id: filter.cursor,
+        ids: vec![],
+        limit,
+    })
+}
+
+async fn tenant_id(state: &AppState, slug: &str) -> Result<Uuid, ApiError> {
+    let slug = TenantSlug::parse(slug).map_err(|err| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_slug",
+            err.to_string(),
+        )
+    })?;
+    Ok(state.tenancy.get(&slug).await.map_err(tenancy_error)?.id)
+}
+
+fn storage(err: &hookgate_store::StoreError) -> ApiError {
+    tracing::error!(%err, "reading events failed");
+    ApiError::unavailable("storage unavailable, retry later", 5)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(filter): Query<Filter>,
+) -> Result<Json<EventPage>, ApiError> {
+    page(&state, &slug, filter).await
+}
+
+async fn dead_letters(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(filter): Query<Filter>,
+) -> Result<Json<EventPage>, ApiError> {
+    let filter = Filter {
+        status: Some("dead".into()),
+        ..filter
+    };
+    page(&state, &slug, filter).await
+}
+
+async fn page(state: &AppState, slug: &str, filter: Filter) -> Result<Json<EventPage>, ApiError> {
+    let tenant = tenant_id(state, slug).await?;
+    let limit = filter.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(bad("limit", "1 to 500"));
+    }
+    // One more than asked says whether another page follows.
+    let query = query_of(&filter, Some(limit + 1))?;
+    let mut rows = state
+        .store
+        .list_inbox_events(tenant, &query)
+        .await
+        .map_err(|e| storage(&e))?;
+    if let Some(glob) = &query.event_type {
+        // SQL LIKE ignores case on SQLite; the glob decides.
+        rows.retain(|e| glob.matches(&EventType::parse(e.event_type.as_deref().unwrap_or(""))));
+    }
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = if more {
+        rows.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(Json(EventPage {
+        data: rows.into_iter().map(EventView::from).collect(),
+        next_cursor,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct EventDetail {
+    #[serde(flatten)]
+    summary: EventView,
+    instance_id: Option<String>,
+    event_timestamp_ms: Option<i64>,
+    next_attempt_at: Option<String>,
+    /// The body as received: text when it is UTF-8, otherwise base64 in `body_base64`.
+    body: Option<String>,
+    body_base64: Option<String>,
+    attempts_history: Vec<AttemptView>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct AttemptView {
+    attempt: i32,
+    at: String,
+    outcome: String,
+    error: String,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, Uuid)>,
+) -> Result<Json<EventDetail>, ApiError> {
+    let tenant = tenant_id(&state, &slug).await?;
+    let event = state
+        .store
+        .find_inbox_event(tenant, id)
+        .await
+        .map_err(|e| storage(&e))?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such event"))?;
+    let history = state
+        .store
+        .event_attempts(tenant, id)
+        .await
+        .map_err(|e| storage(&e))?;
+    let (body, body_base64) = match String::from_utf8(event.body.clone()) {
+        Ok(text) => (Some(text), None),
+        Err(_) => (
+            None,
+            Some(base64::engine::general_purpose::STANDARD.encode(&event.body)),
+        ),
+    };
+    Ok(Json(EventDetail {
+        summary: EventView {
+            id: event.id,
+            svix_id: event.svix_id,
+            event_type: event.event_type,
+            status: status_name(event.status),
+            attempts: event.attempts,
+            received_at: event.received_at.to_rfc3339(),
+            processed_at: event.processed_at.map(|t| t.to_rfc3339()),
+            last_error: event.last_error,
+        },
+        instance_id: event.instance_id,
+        event_timestamp_ms: event.event_timestamp_ms,
+        next_attempt_at: event.next_attempt_at.map(|t| t.to_rfc3339()),
+        body,
+        body_base64,
+        attempts_history: history
+            .into_iter()
+            .map(|a| AttemptView {
+                attempt: a.attempt,
+                at: a.at.to_rfc3339(),
+                outcome: a.outcome,
+                error: a.error,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Replayed {
+    replayed: u64,
+}
+
+async fn replay_one(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, Uuid)>,
+) -> Result<Json<Replayed>, ApiError> {
+    let tenant = tenant_id(&state, &slug).await?;
+    let replayed = state
+        .store
+        .replay_inbox_events(tenant, &[id])
+        .await
+        .map_err(|e| storage(&e))?;
+    if replayed == 0 {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such event, or a worker holds it now",
+        ));
+    }
+    state.stored.notify_one();
+    Ok(Json(Replayed { replayed }))
+}
+
+/// Replays every event that matches the filter (`dead` ones when no status is given).
+async fn replay_matching(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    body: Option<Json<Filter>>,
+) -> Result<Json<Replayed>, ApiError> {
+    let tenant = tenant_id(&state, &slug).await?;
+    let mut filter = body.map(|Json(f)| f).unwrap_or_default();
+    filter.status.get_or_insert_with(|| "dead".into());
+    let query = query_of(&filter, None)?;
+    let mut rows = state
+        .store
+        .list_inbox_events(tenant, &query)
+        .await
+        .map_err(|e| storage(&e))?;
+    if let Some(glob) = &query.event_type {
+        rows.retain(|e| glob.matches(&EventType::parse(e.event_type.as_deref().unwrap_or(""))));
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|e| e.id).collect();
+    let replayed = state
+        .store
+        .replay_inbox_events(tenant, &ids)
+        .await
+        .map_err(|e| storage(&e))?;
+    state.stored.notify_one();
+    Ok(Json(Replayed { replayed }))
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct StatsView {
+    pending: u64,
+    failed: u64,
+    done: u64,
+    dead: u64,
+    /// Seconds since the oldest waiting (pending or failed) event was received.
+    oldest_waiting_age_secs: Option<i64>,
+    /// Mean received → processed time of the last 100 processed events, milliseconds.
+    recent_lag_ms: Option<f64>,
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Json<StatsView>, ApiError> {
+    let tenant = tenant_id(&state, &slug).await?;
+    let stats = state
+        .store
+        .queue_stats(tenant)
+        .await
+        .map_err(|e| storage(&e))?;
+    let count = |status| {
+        stats
+            .counts
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(Json(StatsView {
+        pending: count(InboxStatus::Pending),
+        failed: count(InboxStatus::Failed),
+        done: count(InboxStatus::Done),
+        dead: count(InboxStatus::Dead),
+        oldest_waiting_age_secs: stats
+            .oldest_waiting_received_at
+            .map(|t| (chrono::Utc::now() - t).num_seconds()),
+        recent_lag_ms: stats.recent_lag_ms,
+    }))
+}
