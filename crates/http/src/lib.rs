@@ -46,6 +46,21 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/v1/tenants/{slug}/stats"),
     ("GET", "/v1/users"),
     ("GET", "/v1/users/{id}"),
+    ("GET", "/v1/users/{id}/memberships"),
+    ("GET", "/v1/users/{id}/sessions"),
+    ("GET", "/v1/sessions/{id}"),
+    ("GET", "/v1/organizations"),
+    ("GET", "/v1/organizations/{id}"),
+    ("GET", "/v1/organizations/{id}/memberships"),
+    ("GET", "/v1/organizations/{id}/invitations"),
+    ("GET", "/v1/organizations/{id}/domains"),
+    ("GET", "/v1/roles"),
+    ("GET", "/v1/roles/{id}"),
+    ("GET", "/v1/permissions"),
+    ("GET", "/v1/permissions/{id}"),
+    ("GET", "/v1/waitlist-entries"),
+    ("GET", "/v1/waitlist-entries/{id}"),
+    ("GET", "/v1/events"),
 ];
 
 /// The whole application: every route class with the shared middleware around it.

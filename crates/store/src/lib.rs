@@ -23,7 +23,7 @@ pub use entities::tenant_secret::Model as TenantSecret;
 pub use error::StoreError;
 pub use inbox::{InsertOutcome, NewInboxEvent};
 pub use queue::{EventQuery, InboxSummary, Outcome, Prepared, QueueStats, RetryPolicy};
-pub use reads::{Page, SyncedUser, UserFilter};
+pub use reads::{Page, SyncQuery, SyncTable, SyncedRow, SyncedUser, UserFilter};
 pub use sync::{Applied, ApplyError};
 pub use tenants::{NewSecret, NewTenant, TenantPatch};
 pub use uuid::Uuid;

@@ -78,3 +78,128 @@ impl Store {
             .await?)
     }
 }
+
+/// The sync tables the tenant API reads generically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncTable {
+    Users,
+    Organizations,
+    OrganizationMemberships,
+    OrganizationInvitations,
+    OrganizationDomains,
+    Sessions,
+    Roles,
+    Permissions,
+    WaitlistEntries,
+}
+
+/// A generic listing: typed columns that must equal values, tombstones or not, keyset paging.
+#[derive(Debug, Clone, Default)]
+pub struct SyncQuery {
+    /// `(column, value)` pairs; the column must be one of the table's typed columns.
+    pub equals: Vec<(&'static str, String)>,
+    pub include_deleted: bool,
+    pub after: Option<String>,
+    pub limit: u64,
+}
+
+/// A synced row as JSON: typed columns, `id` (the Clerk id), bookkeeping and Clerk's `data`.
+pub type SyncedRow = serde_json::Value;
+
+impl Store {
+    pub async fn list_synced(
+        &self,
+        tenant_id: Uuid,
+        table: SyncTable,
+        query: &SyncQuery,
+    ) -> Result<Page<SyncedRow>, StoreError> {
+        use crate::entities::sync::*;
+        use sea_orm::Iterable as _;
+        macro_rules! list {
+            ($m:ident) => {{
+                let mut select = $m::Entity::find().filter($m::Column::TenantId.eq(tenant_id));
+                for (name, value) in &query.equals {
+                    let column = $m::Column::iter()
+                        .find(|c| sea_orm::IdenStatic::as_str(c) == *name)
+                        .ok_or(StoreError::NotFound { what: "column" })?;
+                    select = select.filter(column.eq(value.as_str()));
+                }
+                if !query.include_deleted {
+                    select = select.filter($m::Column::DeletedAt.is_null());
+                }
+                if let Some(after) = &query.after {
+                    select = select.filter($m::Column::ClerkId.gt(after.as_str()));
+                }
+                select
+                    .order_by_asc($m::Column::ClerkId)
+                    .limit(query.limit + 1)
+                    .all(&self.reader)
+                    .await?
+                    .into_iter()
+                    .map(row_json)
+                    .collect::<Vec<_>>()
+            }};
+        }
+        let mut rows = match table {
+            SyncTable::Users => list!(user),
+            SyncTable::Organizations => list!(organization),
+            SyncTable::OrganizationMemberships => list!(organization_membership),
+            SyncTable::OrganizationInvitations => list!(organization_invitation),
+            SyncTable::OrganizationDomains => list!(organization_domain),
+            SyncTable::Sessions => list!(session),
+            SyncTable::Roles => list!(role),
+            SyncTable::Permissions => list!(permission),
+            SyncTable::WaitlistEntries => list!(waitlist_entry),
+        };
+        let next_cursor = if rows.len() as u64 > query.limit {
+            rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+            rows.last()
+                .and_then(|r| r["id"].as_str())
+                .map(str::to_owned)
+        } else {
+            None
+        };
+        Ok(Page { rows, next_cursor })
+    }
+
+    pub async fn find_synced(
+        &self,
+        tenant_id: Uuid,
+        table: SyncTable,
+        clerk_id: &str,
+    ) -> Result<Option<SyncedRow>, StoreError> {
+        use crate::entities::sync::*;
+        let key = (tenant_id, clerk_id.to_owned());
+        macro_rules! find {
+            ($m:ident) => {
+                $m::Entity::find_by_id(key)
+                    .one(&self.reader)
+                    .await?
+                    .map(row_json)
+            };
+        }
+        Ok(match table {
+            SyncTable::Users => find!(user),
+            SyncTable::Organizations => find!(organization),
+            SyncTable::OrganizationMemberships => find!(organization_membership),
+            SyncTable::OrganizationInvitations => find!(organization_invitation),
+            SyncTable::OrganizationDomains => find!(organization_domain),
+            SyncTable::Sessions => find!(session),
+            SyncTable::Roles => find!(role),
+            SyncTable::Permissions => find!(permission),
+            SyncTable::WaitlistEntries => find!(waitlist_entry),
+        })
+    }
+}
+
+/// A row as the API shows it: `clerk_id` as `id`, without the tenant id.
+fn row_json(row: impl serde::Serialize) -> SyncedRow {
+    let mut value = serde_json::to_value(row).unwrap_or(serde_json::Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        map.remove("tenant_id");
+        if let Some(id) = map.remove("clerk_id") {
+            map.insert("id".into(), id);
+        }
+    }
+    value
+}

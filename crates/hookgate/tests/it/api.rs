@@ -18,6 +18,7 @@ on_both_backends!(
     a_pinned_tenant_keeps_other_instances_events_dead,
     settings_apply_at_once_and_delete_needs_confirmation,
     operators_page_inspect_and_replay_events,
+    no_tenant_route_shows_another_tenants_data,
 );
 
 async fn app(backend: Backend) -> Option<(TestDb, TestApp)> {
@@ -824,4 +825,91 @@ async fn operators_page_inspect_and_replay_events(backend: Backend) {
     )
     .await;
     assert_eq!(replayed["replayed"].as_u64(), Some(3));
+}
+
+/// The Clerk ids of the fixtures, by the path segment that names their kind.
+fn fixture_id(template: &str) -> String {
+    let id = if template.starts_with("/v1/users") {
+        "user_2pQxRb7mTz9KcW4nLhY3vJ8sFdA"
+    } else if template.starts_with("/v1/organizations") {
+        "org_2pQxV3nKb8YtR6wLm2HcJ9sDfQe"
+    } else if template.starts_with("/v1/sessions") {
+        "sess_2pQxX2wDh2MxJ5RPw1SbT6dEfYz"
+    } else if template.starts_with("/v1/roles") {
+        "role_2pQxU6lTx3BmY6FDl2GtH7tUxNp"
+    } else if template.starts_with("/v1/permissions") {
+        "perm_2pQxU7nVz4DpA7HFn3JvK8vWzQr"
+    } else {
+        "wle_2pQxU9sZd6HtE9MKs5NzP1zAdUv"
+    };
+    template.replace("{id}", id)
+}
+
+async fn no_tenant_route_shows_another_tenants_data(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    let acme = app.tenant("acme").await;
+    let globex = app.tenant("globex").await;
+    // Globex has every kind of object (all fixtures but the deletes) and deliveries; acme has none.
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/tests/fixtures");
+    for event_type in hookgate_events::EventType::KNOWN {
+        if event_type.is_delete() {
+            continue;
+        }
+        let body = std::fs::read(fixtures.join(format!("{event_type}.json"))).unwrap();
+        let event = ClerkEvent::decode(&body).unwrap();
+        let data: Value = serde_json::from_slice::<Value>(&body).unwrap()["data"].clone();
+        app.store
+            .apply_event(globex.id, Uuid::new_v4(), &event, data)
+            .await
+            .unwrap();
+    }
+    app.deliver(
+        "globex",
+        &globex.secret,
+        "msg_g",
+        &crate::helpers::user_created("u1"),
+    )
+    .await;
+    let acme_key = key_for(&app, "acme").await;
+    let globex_key = key_for(&app, "globex").await;
+
+    for (method, template) in hookgate_http::ROUTES
+        .iter()
+        .filter(|(_, p)| p.starts_with("/v1/"))
+    {
+        assert_eq!(*method, "GET");
+        let path = fixture_id(template);
+        let (mine, theirs) = (
+            call(&app, Method::GET, &path, Some(&acme_key), None).await,
+            call(&app, Method::GET, &path, Some(&globex_key), None).await,
+        );
+        assert_eq!(
+            theirs.0,
+            StatusCode::OK,
+            "globex reads its own {path}: {}",
+            theirs.1
+        );
+        match mine.1.get("data").and_then(Value::as_array) {
+            Some(rows) => {
+                assert_eq!(mine.0, StatusCode::OK, "{path}");
+                assert!(
+                    rows.is_empty(),
+                    "acme's key listed globex's rows at {path}: {rows:?}"
+                );
+                assert!(
+                    !theirs.1["data"].as_array().unwrap().is_empty(),
+                    "the walk must find globex's rows at {path}"
+                );
+            }
+            None => assert_eq!(
+                mine.0,
+                StatusCode::NOT_FOUND,
+                "acme's key read globex's {path}"
+            ),
+        }
+    }
+    let _ = acme;
 }

@@ -1,6 +1,7 @@
 //! Route class `tenant` (`/v1`): an app team reads its own synced data. The tenant comes from the
 //! API key (see `classes::AuthedTenant`), never from the request.
 
+mod resources;
 mod users;
 
 use axum::Router;
@@ -8,5 +9,5 @@ use axum::Router;
 use crate::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().nest("/v1", users::router())
+    Router::new().nest("/v1", users::router().merge(resources::router()))
 }

@@ -1,0 +1,355 @@
+//! The tenant's other synced objects, read generically: every listing pages by Clerk id (pass
+//! `next_cursor` back as `cursor`), hides tombstones unless `include_deleted=true`, and reads only
+//! the authenticated tenant's rows.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use hookgate_store::{EventQuery, SyncQuery, SyncTable, SyncedRow};
+use serde::{Deserialize, Serialize};
+
+use crate::classes::AuthedTenant;
+use crate::{ApiError, AppState};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/organizations", get(organizations))
+        .route("/organizations/{id}", get(organization))
+        .route(
+            "/organizations/{id}/memberships",
+            get(organization_memberships),
+        )
+        .route(
+            "/organizations/{id}/invitations",
+            get(organization_invitations),
+        )
+        .route("/organizations/{id}/domains", get(organization_domains))
+        .route("/users/{id}/memberships", get(user_memberships))
+        .route("/users/{id}/sessions", get(user_sessions))
+        .route("/sessions/{id}", get(session))
+        .route("/roles", get(roles))
+        .route("/roles/{id}", get(role))
+        .route("/permissions", get(permissions))
+        .route("/permissions/{id}", get(permission))
+        .route("/waitlist-entries", get(waitlist_entries))
+        .route("/waitlist-entries/{id}", get(waitlist_entry))
+        .route("/events", get(events))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Paging {
+    #[serde(default)]
+    include_deleted: bool,
+    cursor: Option<String>,
+    limit: Option<u64>,
+    /// Filters some listings take (`slug` for organizations, `email_address` for waitlist
+    /// entries, `status` for invitations).
+    slug: Option<String>,
+    email_address: Option<String>,
+    status: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct PageView {
+    data: Vec<SyncedRow>,
+    next_cursor: Option<String>,
+}
+
+type Tenant = Extension<AuthedTenant>;
+
+async fn list(
+    state: &AppState,
+    tenant: &AuthedTenant,
+    table: SyncTable,
+    mut equals: Vec<(&'static str, String)>,
+    paging: Paging,
+) -> Result<Json<PageView>, ApiError> {
+    let limit = paging.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "limit: must be 1 to 500",
+        ));
+    }
+    match table {
+        SyncTable::Organizations => equals.extend(paging.slug.map(|v| ("slug", v))),
+        SyncTable::WaitlistEntries => {
+            equals.extend(paging.email_address.map(|v| ("email_address", v)))
+        }
+        SyncTable::OrganizationInvitations => equals.extend(paging.status.map(|v| ("status", v))),
+        _ => {}
+    }
+    let query = SyncQuery {
+        equals,
+        include_deleted: paging.include_deleted,
+        after: paging.cursor,
+        limit,
+    };
+    let page = state
+        .store
+        .list_synced(tenant.0.tenant_id, table, &query)
+        .await
+        .map_err(|err| storage(&err))?;
+    Ok(Json(PageView {
+        data: page.rows,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+async fn one(
+    state: &AppState,
+    tenant: &AuthedTenant,
+    table: SyncTable,
+    id: &str,
+) -> Result<SyncedRow, ApiError> {
+    state
+        .store
+        .find_synced(tenant.0.tenant_id, table, id)
+        .await
+        .map_err(|err| storage(&err))?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such object"))
+}
+
+fn storage(err: &hookgate_store::StoreError) -> ApiError {
+    tracing::error!(%err, "reading synced data failed");
+    ApiError::unavailable("storage unavailable, retry later", 5)
+}
+
+async fn organizations(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Query(p): Query<Paging>,
+) -> Result<Json<PageView>, ApiError> {
+    list(&s, &t, SyncTable::Organizations, vec![], p).await
+}
+
+/// An organization with its (live) members, up to 500.
+async fn organization(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<SyncedRow>, ApiError> {
+    let mut org = one(&s, &t, SyncTable::Organizations, &id).await?;
+    let members = list(
+        &s,
+        &t,
+        SyncTable::OrganizationMemberships,
+        vec![("organization_id", id)],
+        Paging {
+            limit: Some(500),
+            ..Paging::default()
+        },
+    )
+    .await?;
+    if let Some(map) = org.as_object_mut() {
+        map.insert("members".into(), serde_json::Value::Array(members.0.data));
+    }
+    Ok(Json(org))
+}
+
+async fn organization_memberships(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Path(id): Path<String>,
+    Query(p): Query<Paging>,
+) -> Result<Json<PageView>, ApiError> {
+    list(
+        &s,
+        &t,
+        SyncTable::OrganizationMemberships,
+        vec![("organization_id", id)],
+        p,
+    )
+    .await
+}
+
+async fn organization_invitations(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Path(id): Path<String>,
+    Query(p): Query<Paging>,
+) -> Result<Json<PageView>, ApiError> {
+    list(
+        &s,
+        &t,
+        SyncTable::OrganizationInvitations,
+        vec![("organization_id", id)],
+        p,
+    )
+    .await
+}
+
+async fn organization_domains(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Path(id): Path<String>,
+    Query(p): Query<Paging>,
+) -> Result<Json<PageView>, ApiError> {
+    list(
+        &s,
+        &t,
+        SyncTable::OrganizationDomains,
+        vec![("organization_id", id)],
+        p,
+    )
+    .await
+}
+
+async fn user_memberships(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Path(id): Path<String>,
+    Query(p): Query<Paging>,
+) -> Result<Json<PageView>, ApiError> {
+    list(
+        &s,
+        &t,
+        SyncTable::OrganizationMemberships,
+        vec![("user_id", id)],
+        p,
+    )
+    .await
+}
+
+async fn user_sessions(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Path(id): Path<String>,
+    Query(p): Query<Paging>,
+) -> Result<Json<PageView>, ApiError> {
+    list(&s, &t, SyncTable::Sessions, vec![("user_id", id)], p).await
+}
+
+async fn session(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<SyncedRow>, ApiError> {
+    one(&s, &t, SyncTable::Sessions, &id).await.map(Json)
+}
+
+async fn roles(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Query(p): Query<Paging>,
+) -> Result<Json<PageView>, ApiError> {
+    list(&s, &t, SyncTable::Roles, vec![], p).await
+}
+
+async fn role(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<SyncedRow>, ApiError> {
+    one(&s, &t, SyncTable::Roles, &id).await.map(Json)
+}
+
+async fn permissions(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Query(p): Query<Paging>,
+) -> Result<Json<PageView>, ApiError> {
+    list(&s, &t, SyncTable::Permissions, vec![], p).await
+}
+
+async fn permission(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<SyncedRow>, ApiError> {
+    one(&s, &t, SyncTable::Permissions, &id).await.map(Json)
+}
+
+async fn waitlist_entries(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Query(p): Query<Paging>,
+) -> Result<Json<PageView>, ApiError> {
+    list(&s, &t, SyncTable::WaitlistEntries, vec![], p).await
+}
+
+async fn waitlist_entry(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<SyncedRow>, ApiError> {
+    one(&s, &t, SyncTable::WaitlistEntries, &id).await.map(Json)
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct EventView {
+    id: String,
+    svix_id: String,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    status: String,
+    received_at: String,
+    processed_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct EventPage {
+    data: Vec<EventView>,
+    next_cursor: Option<String>,
+}
+
+/// The tenant's own deliveries, newest first (no bodies).
+async fn events(
+    State(s): State<AppState>,
+    Extension(t): Tenant,
+    Query(p): Query<Paging>,
+) -> Result<Json<EventPage>, ApiError> {
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "limit: must be 1 to 500",
+        ));
+    }
+    let before_id = p
+        .cursor
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "cursor: not a cursor from this listing",
+            )
+        })?;
+    let query = EventQuery {
+        before_id,
+        limit: Some(limit + 1),
+        ..EventQuery::default()
+    };
+    let mut rows = s
+        .store
+        .list_inbox_events(t.0.tenant_id, &query)
+        .await
+        .map_err(|e| storage(&e))?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = if more {
+        rows.last().map(|e| e.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(EventPage {
+        data: rows
+            .into_iter()
+            .map(|e| EventView {
+                id: e.id.to_string(),
+                svix_id: e.svix_id,
+                event_type: e.event_type,
+                status: format!("{:?}", e.status).to_lowercase(),
+                received_at: e.received_at.to_rfc3339(),
+                processed_at: e.processed_at.map(|t| t.to_rfc3339()),
+            })
+            .collect(),
+        next_cursor,
+    }))
+}
