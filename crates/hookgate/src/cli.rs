@@ -134,6 +134,32 @@ pub enum TenantCommand {
     /// Manage a tenant's API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Change a tenant's settings; `--clear` removes an override (`tolerance`, `body-limit`,
+    /// `rate-limit`, `instance-id`).
+    Update {
+        slug: TenantSlug,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        tolerance_secs: Option<i64>,
+        #[arg(long)]
+        max_body_bytes: Option<i64>,
+        #[arg(long)]
+        rate_limit_per_sec: Option<i64>,
+        #[arg(long)]
+        rate_limit_burst: Option<i64>,
+        /// Accept only events from this Clerk instance (`ins_…`).
+        #[arg(long)]
+        instance_id: Option<String>,
+        #[arg(long, value_parser = ["tolerance", "body-limit", "rate-limit", "instance-id"])]
+        clear: Vec<String>,
+    },
+    /// Delete a tenant with all its data; `--confirm` must repeat the slug.
+    Delete {
+        slug: TenantSlug,
+        #[arg(long)]
+        confirm: String,
+    },
     /// Stop accepting deliveries for a tenant (they are answered 404).
     Disable { slug: TenantSlug },
     /// Accept deliveries for a disabled tenant again.
@@ -155,6 +181,19 @@ pub enum SecretCommand {
         #[arg(long, value_parser = parse_duration)]
         retire_others_in: Option<Duration>,
     },
+    /// List a tenant's signing secrets (metadata only).
+    List { slug: TenantSlug },
+    /// Rotate: a new secret (given, or generated and printed once) valid now; the others keep
+    /// verifying for the grace period.
+    Rotate {
+        slug: TenantSlug,
+        #[arg(long, env = "HOOKGATE_SIGNING_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        #[arg(long, value_parser = parse_duration, default_value = "24h")]
+        grace: Duration,
+    },
+    /// Stop accepting one secret now.
+    Revoke { slug: TenantSlug, id: Uuid },
 }
 
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
@@ -373,6 +412,114 @@ async fn tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<(
             if let Some(at) = retire_at {
                 println!("the other signing secrets of {slug} stop verifying at {at}");
             }
+            Ok(())
+        }
+        TenantCommand::Secret(SecretCommand::List { slug }) => {
+            println!("{:<38} {:<8} {:<34} expires", "id", "active", "created");
+            let now = chrono::Utc::now();
+            for s in tenancy.secrets(&slug).await? {
+                let active =
+                    s.not_before.is_none_or(|t| t <= now) && s.expires_at.is_none_or(|t| t > now);
+                let expires = s
+                    .expires_at
+                    .map_or_else(|| "never".to_owned(), |t| t.to_rfc3339());
+                println!(
+                    "{:<38} {:<8} {:<34} {expires}",
+                    s.id,
+                    active,
+                    s.created_at.to_rfc3339()
+                );
+            }
+            Ok(())
+        }
+        TenantCommand::Secret(SecretCommand::Rotate {
+            slug,
+            secret,
+            grace,
+        }) => {
+            let secret = secret.as_deref().map(parse_secret).transpose()?;
+            let grace = chrono::Duration::from_std(grace).context("--grace is too long")?;
+            let (id, generated) = tenancy.rotate_secret(&slug, secret, grace).await?;
+            println!(
+                "added signing secret {id} to {slug}; the previous ones verify until {}",
+                chrono::Utc::now() + grace
+            );
+            if let Some(secret) = generated {
+                println!(
+                    "signing secret (shown once, store it now): {}",
+                    secret.expose_encoded()
+                );
+            }
+            Ok(())
+        }
+        TenantCommand::Secret(SecretCommand::Revoke { slug, id }) => {
+            if tenancy.revoke_secret(&slug, id).await? {
+                println!("signing secret {id} of {slug} revoked");
+                Ok(())
+            } else {
+                anyhow::bail!("{slug} has no signing secret {id}")
+            }
+        }
+        TenantCommand::Update {
+            slug,
+            name,
+            tolerance_secs,
+            max_body_bytes,
+            rate_limit_per_sec,
+            rate_limit_burst,
+            instance_id,
+            clear,
+        } => {
+            let cleared = |what: &str| clear.iter().any(|c| c == what);
+            let set = |value: Option<i64>, what: &str| {
+                if cleared(what) {
+                    Some(None)
+                } else {
+                    value.map(Some)
+                }
+            };
+            for (value, flag) in [
+                (tolerance_secs, "--tolerance-secs"),
+                (max_body_bytes, "--max-body-bytes"),
+                (rate_limit_per_sec, "--rate-limit-per-sec"),
+                (rate_limit_burst, "--rate-limit-burst"),
+            ] {
+                if value.is_some_and(|v| v <= 0) {
+                    anyhow::bail!("{flag} must be positive");
+                }
+            }
+            let patch = hookgate_store::TenantPatch {
+                name,
+                tolerance_secs: set(tolerance_secs, "tolerance"),
+                max_body_bytes: set(max_body_bytes, "body-limit"),
+                rate_limit_per_sec: set(rate_limit_per_sec, "rate-limit"),
+                rate_limit_burst: set(rate_limit_burst, "rate-limit"),
+                instance_id: if cleared("instance-id") {
+                    Some(None)
+                } else {
+                    instance_id.map(Some)
+                },
+            };
+            let tenant = tenancy.update(&slug, patch).await?;
+            println!(
+                "tenant {} updated: tolerance {:?} s, body limit {:?} B, rate {:?}/s (burst {:?}), instance {:?}",
+                tenant.slug,
+                tenant.tolerance_secs,
+                tenant.max_body_bytes,
+                tenant.rate_limit_per_sec,
+                tenant.rate_limit_burst,
+                tenant.instance_id
+            );
+            Ok(())
+        }
+        TenantCommand::Delete { slug, confirm } => {
+            if confirm != slug.as_str() {
+                anyhow::bail!(
+                    "deleting a tenant deletes all its data: repeat its slug with --confirm {slug}"
+                );
+            }
+            tenancy.delete(&slug).await?;
+            println!("tenant {slug} and all its data deleted");
             Ok(())
         }
         TenantCommand::Key(KeyCommand::Create { slug, name }) => {

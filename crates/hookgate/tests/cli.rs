@@ -252,3 +252,56 @@ fn events_inspect_reads_stdin_and_names_the_wrong_field() {
     assert!(stderr.contains("data.expire_at"), "{stderr}");
     assert!(stderr.contains("session.created"), "{stderr}");
 }
+
+#[test]
+fn tenant_settings_secrets_and_deletion_from_the_cli() {
+    let scratch = Scratch::new();
+    let run = |args: &[&str]| hookgate(&scratch, &[], args);
+    assert!(run(&["tenant", "create", "acme"]).status.success());
+
+    let updated = run(&[
+        "tenant",
+        "update",
+        "acme",
+        "--rate-limit-per-sec",
+        "5",
+        "--instance-id",
+        "ins_prod",
+    ]);
+    assert!(updated.status.success(), "{}", text(&updated.stderr));
+    assert!(
+        text(&updated.stdout).contains("rate Some(5)/s")
+            && text(&updated.stdout).contains("ins_prod")
+    );
+    let cleared = run(&["tenant", "update", "acme", "--clear", "instance-id"]);
+    assert!(
+        text(&cleared.stdout).contains("instance None"),
+        "{}",
+        text(&cleared.stdout)
+    );
+    assert!(
+        !run(&["tenant", "update", "acme", "--tolerance-secs", "0"])
+            .status
+            .success()
+    );
+
+    let rotated = run(&["tenant", "secret", "rotate", "acme", "--grace", "1h"]);
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    assert!(text(&rotated.stdout).contains("signing secret (shown once"));
+    let listed = text(&run(&["tenant", "secret", "list", "acme"]).stdout);
+    assert_eq!(
+        listed.lines().filter(|l| l.contains(" true ")).count(),
+        2,
+        "both verify during the grace: {listed}"
+    );
+    assert!(!listed.contains("whsec_"));
+
+    let refused = run(&["tenant", "delete", "acme", "--confirm", "other"]);
+    assert!(!refused.status.success());
+    assert!(
+        run(&["tenant", "delete", "acme", "--confirm", "acme"])
+            .status
+            .success()
+    );
+    assert!(!text(&run(&["tenant", "list"]).stdout).contains("acme"));
+}
