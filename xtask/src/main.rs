@@ -2,6 +2,7 @@
 
 mod bench;
 mod ci;
+mod openapi;
 mod send;
 
 use anyhow::bail;
@@ -15,6 +16,7 @@ tasks:
             cargo xtask bench decode    decoding a ~2.5 KB user.created
             cargo xtask bench process [sqlite|postgres] [events]
                                         applying stored events; lag at light load
+  openapi write docs/openapi.json from the code
   send    sign a Clerk event and POST it to a running hookgate:
             cargo xtask send --url http://127.0.0.1:8080/api/webhooks/demo --secret whsec_...
                              [--file event.json] [--id msg_...]
@@ -27,6 +29,7 @@ fn main() -> anyhow::Result<()> {
     match task.as_deref() {
         Some("ci") => ci::run(),
         Some("bench") => bench::run(&rest),
+        Some("openapi") => openapi::run(),
         Some("send") => send::run(&rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");

@@ -44,6 +44,8 @@ pub enum Command {
     /// Operator credentials.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Print the OpenAPI document of the HTTP APIs.
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +216,10 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Tenant(command) => tenant(command, &settings).await,
         Command::Events(command) => events(command, Some(&settings)).await,
+        Command::Openapi => {
+            print!("{}", hookgate_http::openapi_document());
+            Ok(())
+        }
         Command::Admin(AdminCommand::Token) => {
             let (token, hash) = AdminTokens::generate()?;
             println!(

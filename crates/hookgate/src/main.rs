@@ -5,9 +5,16 @@ use hookgate::{Settings, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // Inspecting an event needs neither settings nor logs.
-    if let Command::Events(command @ EventsCommand::Inspect { .. }) = cli.command {
-        return cli::events(command, None).await;
+    // Inspecting an event and printing the OpenAPI document need neither settings nor logs.
+    match cli.command {
+        Command::Events(command @ EventsCommand::Inspect { .. }) => {
+            return cli::events(command, None).await;
+        }
+        Command::Openapi => {
+            print!("{}", hookgate_http::openapi_document());
+            return Ok(());
+        }
+        _ => {}
     }
     let settings = Settings::load()?;
     telemetry::install(telemetry::subscriber(

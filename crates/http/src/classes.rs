@@ -27,7 +27,7 @@ impl RouteClass {
     /// The class of a path, or `None`: refused.
     pub fn of(path: &str) -> Option<Self> {
         let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
-        if under("/api/webhooks") || matches!(path, "/healthz" | "/readyz") {
+        if under("/api/webhooks") || matches!(path, "/healthz" | "/readyz" | "/openapi.json") {
             Some(Self::Public)
         } else if under(Self::ADMIN_PREFIX) {
             Some(Self::Admin)

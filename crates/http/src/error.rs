@@ -24,6 +24,21 @@ struct Detail<'a> {
     message: &'a str,
 }
 
+/// The shape of every error answer, for the OpenAPI document.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // Documents the shape `Body` writes.
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // Documents the shape `Detail` writes.
+pub(crate) struct ErrorDetail {
+    /// Stable, machine-readable: `unknown_tenant`, `invalid_headers`, `unauthorized`, ...
+    code: String,
+    message: String,
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {

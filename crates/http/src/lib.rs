@@ -8,6 +8,7 @@ mod admin;
 mod classes;
 mod error;
 mod middleware;
+mod openapi;
 mod public;
 mod state;
 mod tenant;
@@ -16,6 +17,7 @@ use axum::Router;
 
 pub use classes::{AuthedTenant, RouteClass};
 pub use error::ApiError;
+pub use openapi::document as openapi_document;
 pub use state::{AppState, IngestSettings, Readiness};
 
 /// Every route the application serves (method, path template). The route-class guard refuses
@@ -25,6 +27,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/webhooks/{tenant}"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/openapi.json"),
     ("GET", "/admin/v1/tenants"),
     ("POST", "/admin/v1/tenants"),
     ("GET", "/admin/v1/tenants/{slug}"),

@@ -24,7 +24,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/tenants/{slug}/stats", get(stats))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Filter {
     /// `pending`, `failed`, `done` or `dead`.
     status: Option<String>,
@@ -38,7 +39,7 @@ pub(crate) struct Filter {
     limit: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct EventView {
     id: Uuid,
     svix_id: String,
@@ -66,7 +67,7 @@ impl From<InboxSummary> for EventView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct EventPage {
     data: Vec<EventView>,
     next_cursor: Option<Uuid>,
@@ -137,6 +138,7 @@ fn storage(err: &hookgate_store::StoreError) -> ApiError {
     ApiError::unavailable("storage unavailable, retry later", 5)
 }
 
+#[utoipa::path(get, operation_id = "admin_events_list", path = "/admin/v1/tenants/{slug}/events", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), Filter), responses((status = 200, description = "ok", body = EventPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -145,6 +147,7 @@ async fn list(
     page(&state, &slug, filter).await
 }
 
+#[utoipa::path(get, operation_id = "admin_events_dead_letters", path = "/admin/v1/tenants/{slug}/dead-letters", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), Filter), responses((status = 200, description = "ok", body = EventPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn dead_letters(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -187,7 +190,7 @@ async fn page(state: &AppState, slug: &str, filter: Filter) -> Result<Json<Event
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct EventDetail {
     #[serde(flatten)]
     summary: EventView,
@@ -200,7 +203,7 @@ pub(crate) struct EventDetail {
     attempts_history: Vec<AttemptView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct AttemptView {
     attempt: i32,
     at: String,
@@ -208,6 +211,7 @@ pub(crate) struct AttemptView {
     error: String,
 }
 
+#[utoipa::path(get, operation_id = "admin_events_show", path = "/admin/v1/tenants/{slug}/events/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 200, description = "ok", body = EventDetail), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such event", body = crate::error::ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, Uuid)>,
@@ -259,11 +263,12 @@ async fn show(
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Replayed {
     replayed: u64,
 }
 
+#[utoipa::path(post, operation_id = "admin_events_replay_one", path = "/admin/v1/tenants/{slug}/events/{id}/replay", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 200, description = "ok", body = Replayed), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such event, or a worker holds it now", body = crate::error::ErrorBody)))]
 async fn replay_one(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, Uuid)>,
@@ -286,6 +291,7 @@ async fn replay_one(
 }
 
 /// Replays every event that matches the filter (`dead` ones when no status is given).
+#[utoipa::path(post, operation_id = "admin_events_replay_matching", path = "/admin/v1/tenants/{slug}/events/replay", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = Option<Filter>, responses((status = 200, description = "ok", body = Replayed), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn replay_matching(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -313,7 +319,7 @@ async fn replay_matching(
     Ok(Json(Replayed { replayed }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct StatsView {
     pending: u64,
     failed: u64,
@@ -325,6 +331,7 @@ pub(crate) struct StatsView {
     recent_lag_ms: Option<f64>,
 }
 
+#[utoipa::path(get, operation_id = "admin_events_stats", path = "/admin/v1/tenants/{slug}/stats", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = StatsView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn stats(
     State(state): State<AppState>,
     Path(slug): Path<String>,

@@ -1,7 +1,7 @@
 //! Route class `admin` (`/admin/v1`): operators manage tenants. Authenticated by the class guard.
 
-mod events;
-mod tenants;
+pub(crate) mod events;
+pub(crate) mod tenants;
 
 use axum::Router;
 

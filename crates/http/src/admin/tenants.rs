@@ -22,7 +22,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/tenants/{slug}/keys/{id}", delete(revoke_key))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct TenantView {
     id: Uuid,
     slug: String,
@@ -55,7 +55,7 @@ impl From<Tenant> for TenantView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct KeyView {
     id: Uuid,
     prefix: String,
@@ -76,11 +76,12 @@ impl From<ApiKey> for KeyView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct List<T> {
     data: Vec<T>,
 }
 
+#[utoipa::path(get, operation_id = "admin_tenants_list", path = "/admin/v1/tenants", tag = "admin", security(("admin_token" = [])), responses((status = 200, description = "ok", body = List<TenantView>), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn list(State(state): State<AppState>) -> Result<Json<List<TenantView>>, ApiError> {
     let tenants = state.tenancy.list().await.map_err(tenancy_error)?;
     Ok(Json(List {
@@ -88,7 +89,7 @@ async fn list(State(state): State<AppState>) -> Result<Json<List<TenantView>>, A
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct CreateTenant {
     slug: String,
     name: Option<String>,
@@ -96,13 +97,14 @@ pub(crate) struct CreateTenant {
     signing_secret: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Created {
     tenant: TenantView,
     /// Present only when hookgate generated the secret: shown this once.
     signing_secret: Option<String>,
 }
 
+#[utoipa::path(post, operation_id = "admin_tenants_create", path = "/admin/v1/tenants", tag = "admin", security(("admin_token" = [])), request_body = CreateTenant, responses((status = 201, description = "ok", body = Created), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 409, description = "the slug is taken", body = crate::error::ErrorBody), (status = 422, description = "invalid slug, name or secret", body = crate::error::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     Json(body): Json<CreateTenant>,
@@ -134,6 +136,7 @@ async fn create(
     ))
 }
 
+#[utoipa::path(get, operation_id = "admin_tenants_show", path = "/admin/v1/tenants/{slug}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = TenantView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -143,6 +146,7 @@ async fn show(
     Ok(Json(tenant.into()))
 }
 
+#[utoipa::path(get, operation_id = "admin_tenants_list_keys", path = "/admin/v1/tenants/{slug}/keys", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = List<KeyView>), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn list_keys(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -158,19 +162,20 @@ async fn list_keys(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub(crate) struct CreateKey {
     #[serde(default)]
     name: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct CreatedKey {
     key: KeyView,
     /// The key itself: shown this once, only its hash is stored.
     secret: String,
 }
 
+#[utoipa::path(post, operation_id = "admin_tenants_create_key", path = "/admin/v1/tenants/{slug}/keys", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = Option<CreateKey>, responses((status = 201, description = "ok", body = CreatedKey), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn create_key(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -192,6 +197,7 @@ async fn create_key(
     ))
 }
 
+#[utoipa::path(delete, operation_id = "admin_tenants_revoke_key", path = "/admin/v1/tenants/{slug}/keys/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 204, description = "done"), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no live key with this id", body = crate::error::ErrorBody)))]
 async fn revoke_key(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, Uuid)>,
@@ -214,7 +220,7 @@ async fn revoke_key(
 }
 
 /// Settings to change; a field set to `null` clears the tenant's override.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub(crate) struct UpdateTenant {
     name: Option<String>,
     #[serde(default, deserialize_with = "present")]
@@ -238,6 +244,7 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+#[utoipa::path(patch, operation_id = "admin_tenants_update", path = "/admin/v1/tenants/{slug}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = UpdateTenant, responses((status = 200, description = "ok", body = TenantView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody), (status = 422, description = "invalid setting", body = crate::error::ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -293,6 +300,7 @@ async fn update(
     Ok(Json(tenant.into()))
 }
 
+#[utoipa::path(post, operation_id = "admin_tenants_disable", path = "/admin/v1/tenants/{slug}/disable", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = TenantView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn disable(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -300,6 +308,7 @@ async fn disable(
     set_enabled(state, slug, false).await
 }
 
+#[utoipa::path(post, operation_id = "admin_tenants_enable", path = "/admin/v1/tenants/{slug}/enable", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = TenantView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn enable(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -322,12 +331,14 @@ async fn set_enabled(
     Ok(Json(tenant.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Confirm {
     confirm: Option<String>,
 }
 
 /// Deletes the tenant and all its data; `?confirm=<slug>` must repeat the slug.
+#[utoipa::path(delete, operation_id = "admin_tenants_remove", path = "/admin/v1/tenants/{slug}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), Confirm), responses((status = 204, description = "done"), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody), (status = 422, description = "confirmation missing", body = crate::error::ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -345,7 +356,7 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct SecretView {
     id: Uuid,
     created_at: String,
@@ -354,6 +365,7 @@ pub(crate) struct SecretView {
     active: bool,
 }
 
+#[utoipa::path(get, operation_id = "admin_tenants_list_secrets", path = "/admin/v1/tenants/{slug}/secrets", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = List<SecretView>), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn list_secrets(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -376,7 +388,7 @@ async fn list_secrets(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub(crate) struct Rotate {
     /// Clerk's new signing secret; generated (and returned once) when absent.
     signing_secret: Option<String>,
@@ -384,7 +396,7 @@ pub(crate) struct Rotate {
     grace_secs: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Rotated {
     id: Uuid,
     /// Present only when hookgate generated the secret: shown this once.
@@ -392,6 +404,7 @@ pub(crate) struct Rotated {
     previous_expire_at: String,
 }
 
+#[utoipa::path(post, operation_id = "admin_tenants_rotate_secret", path = "/admin/v1/tenants/{slug}/secrets/rotate", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = Option<Rotate>, responses((status = 201, description = "ok", body = Rotated), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn rotate_secret(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -435,6 +448,7 @@ async fn rotate_secret(
     ))
 }
 
+#[utoipa::path(delete, operation_id = "admin_tenants_revoke_secret", path = "/admin/v1/tenants/{slug}/secrets/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 204, description = "done"), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such secret", body = crate::error::ErrorBody)))]
 async fn revoke_secret(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, Uuid)>,

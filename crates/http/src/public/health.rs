@@ -6,12 +6,14 @@ use serde_json::{Value, json};
 use crate::{ApiError, AppState};
 
 /// The process is alive and serving HTTP.
+#[utoipa::path(get, operation_id = "public_health_healthz", path = "/healthz", tag = "public", responses((status = 200, description = "ok", body = Object)))]
 pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The process should receive traffic: the database answers, its schema is current and the
 /// process is not shutting down.
+#[utoipa::path(get, operation_id = "public_health_readyz", path = "/readyz", tag = "public", responses((status = 200, description = "ok", body = Object), (status = 503, description = "not ready: database unreachable, migrations pending, or draining", body = crate::error::ErrorBody)))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let retry = state.ingest.retry_after_secs;
     if state.readiness.is_draining() {

@@ -16,7 +16,7 @@ use tower_http::timeout::TimeoutError;
 
 use crate::{ApiError, AppState};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Accepted {
     status: &'static str,
     id: String,
@@ -27,6 +27,7 @@ pub(crate) struct Accepted {
     skip_all,
     fields(tenant, svix_id, event_type, outcome, bytes)
 )]
+#[utoipa::path(post, operation_id = "public_ingest_ingest", path = "/api/webhooks/{tenant}", tag = "public", params(("tenant" = String, Path, description = "the tenant's slug")), request_body(content = String, content_type = "application/json", description = "the Clerk event exactly as Svix sends it, with svix-id, svix-timestamp and svix-signature (or webhook-*) headers"), responses((status = 200, description = "ok", body = Accepted), (status = 400, description = "missing or malformed signature headers", body = crate::error::ErrorBody), (status = 401, description = "signature or timestamp check failed", body = crate::error::ErrorBody), (status = 404, description = "unknown or disabled tenant", body = crate::error::ErrorBody), (status = 408, description = "the body stalled", body = crate::error::ErrorBody), (status = 413, description = "body over the tenant's limit", body = crate::error::ErrorBody), (status = 429, description = "tenant over its rate limit; see Retry-After", body = crate::error::ErrorBody), (status = 503, description = "storage unavailable; see Retry-After", body = crate::error::ErrorBody)))]
 pub(crate) async fn ingest(
     State(state): State<AppState>,
     tenant: Result<Path<String>, PathRejection>,

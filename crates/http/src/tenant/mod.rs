@@ -1,8 +1,8 @@
 //! Route class `tenant` (`/v1`): an app team reads its own synced data. The tenant comes from the
 //! API key (see `classes::AuthedTenant`), never from the request.
 
-mod resources;
-mod users;
+pub(crate) mod resources;
+pub(crate) mod users;
 
 use axum::Router;
 

@@ -37,7 +37,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/events", get(events))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Paging {
     #[serde(default)]
     include_deleted: bool,
@@ -50,8 +51,11 @@ pub(crate) struct Paging {
     status: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct PageView {
+    /// Rows: the typed columns, `id` (the Clerk id), `version`, `deleted_at`, `applied_at` and
+    /// Clerk's `data`.
+    #[schema(value_type = Vec<Object>)]
     data: Vec<SyncedRow>,
     next_cursor: Option<String>,
 }
@@ -117,6 +121,7 @@ fn storage(err: &hookgate_store::StoreError) -> ApiError {
     ApiError::unavailable("storage unavailable, retry later", 5)
 }
 
+#[utoipa::path(get, operation_id = "tenant_resources_organizations", path = "/v1/organizations", tag = "tenant", security(("api_key" = [])), params(Paging), responses((status = 200, description = "ok", body = PageView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn organizations(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -126,6 +131,7 @@ async fn organizations(
 }
 
 /// An organization with its (live) members, up to 500.
+#[utoipa::path(get, operation_id = "tenant_resources_organization", path = "/v1/organizations/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = Object), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such organization", body = crate::error::ErrorBody)))]
 async fn organization(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -149,6 +155,7 @@ async fn organization(
     Ok(Json(org))
 }
 
+#[utoipa::path(get, operation_id = "tenant_resources_organization_memberships", path = "/v1/organizations/{id}/memberships", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id"), Paging), responses((status = 200, description = "ok", body = PageView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn organization_memberships(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -165,6 +172,7 @@ async fn organization_memberships(
     .await
 }
 
+#[utoipa::path(get, operation_id = "tenant_resources_organization_invitations", path = "/v1/organizations/{id}/invitations", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id"), Paging), responses((status = 200, description = "ok", body = PageView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn organization_invitations(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -181,6 +189,7 @@ async fn organization_invitations(
     .await
 }
 
+#[utoipa::path(get, operation_id = "tenant_resources_organization_domains", path = "/v1/organizations/{id}/domains", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id"), Paging), responses((status = 200, description = "ok", body = PageView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn organization_domains(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -197,6 +206,7 @@ async fn organization_domains(
     .await
 }
 
+#[utoipa::path(get, operation_id = "tenant_resources_user_memberships", path = "/v1/users/{id}/memberships", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id"), Paging), responses((status = 200, description = "ok", body = PageView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn user_memberships(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -213,6 +223,7 @@ async fn user_memberships(
     .await
 }
 
+#[utoipa::path(get, operation_id = "tenant_resources_user_sessions", path = "/v1/users/{id}/sessions", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id"), Paging), responses((status = 200, description = "ok", body = PageView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn user_sessions(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -222,6 +233,7 @@ async fn user_sessions(
     list(&s, &t, SyncTable::Sessions, vec![("user_id", id)], p).await
 }
 
+#[utoipa::path(get, operation_id = "tenant_resources_session", path = "/v1/sessions/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = Object), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such session", body = crate::error::ErrorBody)))]
 async fn session(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -230,6 +242,7 @@ async fn session(
     one(&s, &t, SyncTable::Sessions, &id).await.map(Json)
 }
 
+#[utoipa::path(get, operation_id = "tenant_resources_roles", path = "/v1/roles", tag = "tenant", security(("api_key" = [])), params(Paging), responses((status = 200, description = "ok", body = PageView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn roles(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -238,6 +251,7 @@ async fn roles(
     list(&s, &t, SyncTable::Roles, vec![], p).await
 }
 
+#[utoipa::path(get, operation_id = "tenant_resources_role", path = "/v1/roles/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = Object), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such role", body = crate::error::ErrorBody)))]
 async fn role(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -246,6 +260,7 @@ async fn role(
     one(&s, &t, SyncTable::Roles, &id).await.map(Json)
 }
 
+#[utoipa::path(get, operation_id = "tenant_resources_permissions", path = "/v1/permissions", tag = "tenant", security(("api_key" = [])), params(Paging), responses((status = 200, description = "ok", body = PageView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn permissions(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -254,6 +269,7 @@ async fn permissions(
     list(&s, &t, SyncTable::Permissions, vec![], p).await
 }
 
+#[utoipa::path(get, operation_id = "tenant_resources_permission", path = "/v1/permissions/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = Object), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such permission", body = crate::error::ErrorBody)))]
 async fn permission(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -262,6 +278,7 @@ async fn permission(
     one(&s, &t, SyncTable::Permissions, &id).await.map(Json)
 }
 
+#[utoipa::path(get, operation_id = "tenant_resources_waitlist_entries", path = "/v1/waitlist-entries", tag = "tenant", security(("api_key" = [])), params(Paging), responses((status = 200, description = "ok", body = PageView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn waitlist_entries(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -270,6 +287,7 @@ async fn waitlist_entries(
     list(&s, &t, SyncTable::WaitlistEntries, vec![], p).await
 }
 
+#[utoipa::path(get, operation_id = "tenant_resources_waitlist_entry", path = "/v1/waitlist-entries/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = Object), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such entry", body = crate::error::ErrorBody)))]
 async fn waitlist_entry(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -278,7 +296,7 @@ async fn waitlist_entry(
     one(&s, &t, SyncTable::WaitlistEntries, &id).await.map(Json)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct EventView {
     id: String,
     svix_id: String,
@@ -289,13 +307,14 @@ pub(crate) struct EventView {
     processed_at: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct EventPage {
     data: Vec<EventView>,
     next_cursor: Option<String>,
 }
 
 /// The tenant's own deliveries, newest first (no bodies).
+#[utoipa::path(get, operation_id = "tenant_resources_events", path = "/v1/events", tag = "tenant", security(("api_key" = [])), params(Paging), responses((status = 200, description = "ok", body = EventPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn events(
     State(s): State<AppState>,
     Extension(t): Tenant,

@@ -15,7 +15,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// A synced user as the tenant API shows it: the typed columns, bookkeeping, and Clerk's data.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct UserView {
     id: String,
     primary_email: Option<String>,
@@ -32,6 +32,8 @@ pub(crate) struct UserView {
     updated_at: Option<i64>,
     deleted_at: Option<String>,
     version: i64,
+    /// Clerk's user object as last received.
+    #[schema(value_type = Object)]
     data: serde_json::Value,
 }
 
@@ -58,7 +60,8 @@ impl From<SyncedUser> for UserView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     email: Option<String>,
     external_id: Option<String>,
@@ -70,7 +73,7 @@ pub(crate) struct ListQuery {
     limit: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct PageView<T> {
     data: Vec<T>,
     /// Pass as `cursor` for the next page; `null` on the last page.
@@ -80,6 +83,7 @@ pub(crate) struct PageView<T> {
 const DEFAULT_LIMIT: u64 = 50;
 const MAX_LIMIT: u64 = 500;
 
+#[utoipa::path(get, operation_id = "tenant_users_list", path = "/v1/users", tag = "tenant", security(("api_key" = [])), params(ListQuery), responses((status = 200, description = "ok", body = PageView<UserView>), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 400, description = "invalid query", body = crate::error::ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     Extension(AuthedTenant(owner)): Extension<AuthedTenant>,
@@ -119,6 +123,7 @@ async fn list(
     }))
 }
 
+#[utoipa::path(get, operation_id = "tenant_users_show", path = "/v1/users/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = UserView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such user", body = crate::error::ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
     Extension(AuthedTenant(owner)): Extension<AuthedTenant>,
