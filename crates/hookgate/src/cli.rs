@@ -82,6 +82,17 @@ pub enum EventsCommand {
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
+    /// One event: its state, its failed attempts and its body as received.
+    Show {
+        #[arg(long)]
+        tenant: TenantSlug,
+        id: Uuid,
+    },
+    /// A tenant's queue: counts by status, oldest waiting event, recent lag.
+    Stats {
+        #[arg(long)]
+        tenant: TenantSlug,
+    },
     /// Put a tenant's matching events back in the queue (applying is guarded, so this is safe).
     Replay {
         #[arg(long)]
@@ -277,6 +288,63 @@ async fn events_with_store(command: EventsCommand, store: &Store) -> anyhow::Res
                     e.received_at.to_rfc3339(),
                     e.last_error.as_deref().unwrap_or("")
                 );
+            }
+            Ok(())
+        }
+        EventsCommand::Show { tenant, id } => {
+            let tenant = tenant_of(&tenant).await?;
+            let event = store
+                .find_inbox_event(tenant.id, id)
+                .await?
+                .with_context(|| format!("{} has no event {id}", tenant.slug))?;
+            println!("id:        {}", event.id);
+            println!("svix-id:   {}", event.svix_id);
+            println!("type:      {}", event.event_type.as_deref().unwrap_or("-"));
+            println!(
+                "status:    {}",
+                format!("{:?}", event.status).to_lowercase()
+            );
+            println!("attempts:  {}", event.attempts);
+            println!("received:  {}", event.received_at.to_rfc3339());
+            if let Some(at) = event.processed_at {
+                println!("processed: {}", at.to_rfc3339());
+            }
+            if let Some(at) = event
+                .next_attempt_at
+                .filter(|_| event.status == InboxStatus::Failed)
+            {
+                println!("next try:  {}", at.to_rfc3339());
+            }
+            for attempt in store.event_attempts(tenant.id, id).await? {
+                println!(
+                    "attempt {} at {}: {}: {}",
+                    attempt.attempt,
+                    attempt.at.to_rfc3339(),
+                    attempt.outcome,
+                    attempt.error
+                );
+            }
+            println!(
+                "body ({} bytes):\n{}",
+                event.body.len(),
+                String::from_utf8_lossy(&event.body)
+            );
+            Ok(())
+        }
+        EventsCommand::Stats { tenant } => {
+            let tenant = tenant_of(&tenant).await?;
+            let stats = store.queue_stats(tenant.id).await?;
+            for (status, count) in &stats.counts {
+                println!("{:<8} {count}", format!("{status:?}").to_lowercase());
+            }
+            if let Some(at) = stats.oldest_waiting_received_at {
+                println!(
+                    "oldest waiting event received {}s ago",
+                    (chrono::Utc::now() - at).num_seconds()
+                );
+            }
+            if let Some(lag) = stats.recent_lag_ms {
+                println!("recent lag {lag:.1} ms (received to processed, last 100 events)");
             }
             Ok(())
         }

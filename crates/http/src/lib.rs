@@ -36,6 +36,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/v1/tenants/{slug}/disable"),
     ("POST", "/admin/v1/tenants/{slug}/enable"),
     ("GET", "/admin/v1/tenants/{slug}/secrets"),
+    ("POST", "/admin/v1/tenants/{slug}/secrets"),
     ("POST", "/admin/v1/tenants/{slug}/secrets/rotate"),
     ("DELETE", "/admin/v1/tenants/{slug}/secrets/{id}"),
     ("GET", "/admin/v1/tenants/{slug}/keys"),

@@ -28,6 +28,7 @@ use crate::{admin, public, tenant};
         admin::tenants::create_key,
         admin::tenants::revoke_key,
         admin::tenants::list_secrets,
+        admin::tenants::add_secret,
         admin::tenants::rotate_secret,
         admin::tenants::revoke_secret,
         admin::events::list,

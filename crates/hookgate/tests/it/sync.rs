@@ -243,6 +243,25 @@ async fn failures_retry_then_die_and_replay_applies_them(backend: Backend) {
         ),
         (Some("retry"), Some("dead"))
     );
+    let shown = cli(
+        &db,
+        &[
+            "events",
+            "show",
+            "--tenant",
+            "acme",
+            &poisoned.id.to_string(),
+        ],
+    );
+    assert!(
+        shown.contains("attempt 2") && shown.contains("dead: ") && shown.contains("user_poison"),
+        "{shown}"
+    );
+    let stats = cli(&db, &["events", "stats", "--tenant", "acme"]);
+    assert!(
+        stats.contains("dead     1") && stats.contains("done     1"),
+        "{stats}"
+    );
     let listed = cli(
         &db,
         &["events", "list", "--tenant", "acme", "--status", "dead"],

@@ -15,7 +15,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/tenants/{slug}", get(show).patch(update).delete(remove))
         .route("/tenants/{slug}/disable", post(disable))
         .route("/tenants/{slug}/enable", post(enable))
-        .route("/tenants/{slug}/secrets", get(list_secrets))
+        .route(
+            "/tenants/{slug}/secrets",
+            get(list_secrets).post(add_secret),
+        )
         .route("/tenants/{slug}/secrets/rotate", post(rotate_secret))
         .route("/tenants/{slug}/secrets/{id}", delete(revoke_secret))
         .route("/tenants/{slug}/keys", get(list_keys).post(create_key))
@@ -386,6 +389,54 @@ async fn list_secrets(
             })
             .collect(),
     }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct AddSecret {
+    /// The secret to accept (`whsec_...`), besides the current ones.
+    signing_secret: String,
+    /// Stop accepting it after this many seconds.
+    expires_in_secs: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct AddedSecret {
+    id: Uuid,
+}
+
+#[utoipa::path(post, operation_id = "admin_tenants_add_secret", path = "/admin/v1/tenants/{slug}/secrets", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = AddSecret, responses((status = 201, description = "ok", body = AddedSecret), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 422, description = "invalid secret or expiry", body = crate::error::ErrorBody)))]
+async fn add_secret(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Json(body): Json<AddSecret>,
+) -> Result<(StatusCode, Json<AddedSecret>), ApiError> {
+    let slug = parse_slug(&slug)?;
+    let secret = Secret::parse(&body.signing_secret).map_err(|err| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_secret",
+            err.to_string(),
+        )
+    })?;
+    let expires_at = match body.expires_in_secs {
+        None => None,
+        Some(secs) if (1..=10 * 365 * 86_400).contains(&secs) => {
+            Some(chrono::Utc::now() + chrono::Duration::seconds(secs))
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_setting",
+                "expires_in_secs must be 1 to 315360000",
+            ));
+        }
+    };
+    let id = state
+        .tenancy
+        .add_secret(&slug, &secret, expires_at, None)
+        .await
+        .map_err(tenancy_error)?;
+    Ok((StatusCode::CREATED, Json(AddedSecret { id })))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
