@@ -513,10 +513,10 @@ async fn tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<(
         }) => {
             let secret = secret.as_deref().map(parse_secret).transpose()?;
             let grace = chrono::Duration::from_std(grace).context("--grace is too long")?;
-            let (id, generated) = tenancy.rotate_secret(&slug, secret, grace).await?;
+            let (id, generated, retire_at) = tenancy.rotate_secret(&slug, secret, grace).await?;
             println!(
                 "added signing secret {id} to {slug}; the previous ones verify until {}",
-                chrono::Utc::now() + grace
+                retire_at
             );
             if let Some(secret) = generated {
                 println!(
@@ -552,16 +552,6 @@ async fn tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<(
                     value.map(Some)
                 }
             };
-            for (value, flag) in [
-                (tolerance_secs, "--tolerance-secs"),
-                (max_body_bytes, "--max-body-bytes"),
-                (rate_limit_per_sec, "--rate-limit-per-sec"),
-                (rate_limit_burst, "--rate-limit-burst"),
-            ] {
-                if value.is_some_and(|v| v <= 0) {
-                    anyhow::bail!("{flag} must be positive");
-                }
-            }
             let patch = hookgate_store::TenantPatch {
                 name,
                 tolerance_secs: set(tolerance_secs, "tolerance"),

@@ -87,14 +87,15 @@ pub(crate) async fn guard(
 }
 
 fn bearer(request: &Request) -> Option<&str> {
-    request
+    let value = request
         .headers()
         .get(header::AUTHORIZATION)?
         .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+        .ok()?;
+    // The scheme is case-insensitive (RFC 9110).
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 mod admin;
 mod classes;
 mod error;
+mod extract;
 mod middleware;
 mod openapi;
 mod public;

@@ -272,6 +272,12 @@ impl Store {
         tenant_id: Uuid,
         ids: &[Uuid],
     ) -> Result<u64, StoreError> {
+        // A tenant pinned to a Clerk instance never gets another instance's events back into
+        // the queue: they stay dead while the pin stands.
+        let pinned = self
+            .find_tenant(tenant_id)
+            .await?
+            .and_then(|t| t.instance_id);
         let mut replayed = 0;
         for chunk in ids.chunks(500) {
             let res = inbox_event::Entity::update_many()
@@ -302,6 +308,10 @@ impl Store {
                 )
                 .filter(inbox_event::Column::TenantId.eq(tenant_id))
                 .filter(inbox_event::Column::Id.is_in(chunk.iter().copied()))
+                .filter(match &pinned {
+                    Some(pin) => inbox_event::Column::InstanceId.eq(pin.as_str()),
+                    None => Expr::value(true),
+                })
                 // An event a worker is applying right now stays with that worker.
                 .filter(
                     sea_orm::Condition::any()

@@ -234,6 +234,7 @@ impl Store {
             "?1"
         };
         for table in [
+            "event_attempts",
             "inbox_events",
             "users",
             "organizations",
@@ -272,6 +273,12 @@ impl Store {
             )
             .filter(tenant_secret::Column::TenantId.eq(tenant_id))
             .filter(tenant_secret::Column::Id.eq(secret_id))
+            // Already over: nothing to revoke (and its expiry stays as it was).
+            .filter(
+                sea_orm::Condition::any()
+                    .add(tenant_secret::Column::ExpiresAt.is_null())
+                    .add(tenant_secret::Column::ExpiresAt.gt(Utc::now())),
+            )
             .exec(&self.writer)
             .await?;
         Ok(res.rows_affected > 0)

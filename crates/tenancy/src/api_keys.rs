@@ -75,7 +75,7 @@ impl AdminTokens {
             .iter()
             .map(|h| {
                 let h = h.as_ref().trim();
-                if h.len() != 64 {
+                if h.len() != 64 || !h.is_ascii() {
                     return Err(AdminTokenError);
                 }
                 let mut out = [0u8; 32];
@@ -209,6 +209,11 @@ mod tests {
         assert!(!AdminTokens::default().verify(token.expose()));
         assert_eq!(
             AdminTokens::from_hashes(&["zz"]).unwrap_err(),
+            AdminTokenError
+        );
+        let non_ascii = format!("é{}", "a".repeat(62));
+        assert_eq!(
+            AdminTokens::from_hashes(&[non_ascii]).unwrap_err(),
             AdminTokenError
         );
         assert!(!format!("{token:?} {tokens:?}").contains(token.expose()));

@@ -24,6 +24,8 @@ pub enum TenancyError {
     TenantExists(TenantSlug),
     #[error("a tenant name must be 1 to 200 characters")]
     InvalidName,
+    #[error("{0}")]
+    InvalidSetting(&'static str),
     #[error(transparent)]
     Cipher(#[from] CipherError),
     #[error(transparent)]
@@ -144,6 +146,7 @@ impl Tenancy {
         {
             return Err(TenancyError::InvalidName);
         }
+        validate(&patch)?;
         let tenant = self.tenant(slug).await?;
         let updated = self.store.update_tenant(tenant.id, patch).await?;
         self.changed().await;
@@ -171,7 +174,7 @@ impl Tenancy {
         slug: &TenantSlug,
         secret: Option<Secret>,
         grace: chrono::Duration,
-    ) -> Result<(Uuid, Option<Secret>), TenancyError> {
+    ) -> Result<(Uuid, Option<Secret>, DateTime<Utc>), TenancyError> {
         let (secret, generated) = match secret {
             Some(secret) => (secret, false),
             None => (generate_secret()?, true),
@@ -180,7 +183,7 @@ impl Tenancy {
         let id = self
             .add_secret(slug, &secret, None, Some(retire_at))
             .await?;
-        Ok((id, generated.then_some(secret)))
+        Ok((id, generated.then_some(secret), retire_at))
     }
 
     /// Ends a secret's validity now.
@@ -209,4 +212,46 @@ impl Tenancy {
             tracing::warn!(%err, "tenant registry reload after a change failed; the next refresh retries");
         }
     }
+}
+
+/// Bounds of the per-tenant settings, the same from the CLI and the admin API.
+fn validate(patch: &TenantPatch) -> Result<(), TenancyError> {
+    let within = |value: Option<Option<i64>>, range: std::ops::RangeInclusive<i64>| {
+        value.flatten().is_none_or(|v| range.contains(&v))
+    };
+    if !within(patch.tolerance_secs, 1..=86_400) {
+        return Err(TenancyError::InvalidSetting(
+            "tolerance_secs must be 1 to 86400",
+        ));
+    }
+    // Bodies are read before the signature is checked: the limit bounds what anyone can make
+    // the server hold.
+    if !within(patch.max_body_bytes, 1..=16 * 1024 * 1024) {
+        return Err(TenancyError::InvalidSetting(
+            "max_body_bytes must be 1 to 16777216",
+        ));
+    }
+    if !within(patch.rate_limit_per_sec, 0..=1_000_000) {
+        return Err(TenancyError::InvalidSetting(
+            "rate_limit_per_sec must be 0 (no limit) to 1000000",
+        ));
+    }
+    if !within(patch.rate_limit_burst, 1..=1_000_000) {
+        return Err(TenancyError::InvalidSetting(
+            "rate_limit_burst must be 1 to 1000000",
+        ));
+    }
+    if patch
+        .instance_id
+        .as_ref()
+        .and_then(Option::as_ref)
+        .is_some_and(|id| {
+            id.is_empty() || id.len() > 200 || !id.bytes().all(|b| b.is_ascii_graphic())
+        })
+    {
+        return Err(TenancyError::InvalidSetting(
+            "instance_id must be 1 to 200 printable characters",
+        ));
+    }
+    Ok(())
 }

@@ -141,6 +141,48 @@ async fn every_route_asks_for_its_class_credentials(backend: Backend) {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(body["error"]["code"], "not_found");
     }
+    // Malformed parameters and bodies get the JSON error format too.
+    for (method, path, expected) in [
+        (
+            Method::GET,
+            "/admin/v1/tenants/acme/events/not-a-uuid",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::GET,
+            "/admin/v1/tenants/acme/events?limit=x",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::PATCH,
+            "/admin/v1/tenants/acme",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let response = app
+            .http
+            .request(method.clone(), app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .body("{")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{method} {path}");
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(body["error"]["code"].is_string(), "{method} {path}: {body}");
+    }
+    let lowercase = app
+        .http
+        .get(app.url("/admin/v1/tenants"))
+        .header("authorization", format!("bearer {ADMIN_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        lowercase.status(),
+        StatusCode::OK,
+        "the scheme is case-insensitive"
+    );
     let (status, body) = call(
         &app,
         Method::GET,
@@ -581,6 +623,16 @@ async fn a_pinned_tenant_keeps_other_instances_events_dead(backend: Backend) {
         "{reason}"
     );
 
+    // While pinned, replaying dead events leaves another instance's events dead.
+    let (_, replayed) = call(
+        &app,
+        Method::POST,
+        "/admin/v1/tenants/acme/events/replay",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(replayed["replayed"].as_u64(), Some(0), "{replayed}");
     let (status, _) = call(
         &app,
         Method::PATCH,

@@ -1,7 +1,7 @@
 //! A tenant's stored events for operators: list (filters, cursor), one with its body and
 //! attempt history, replay, and queue statistics.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,6 +12,7 @@ use hookgate_tenancy::TenantSlug;
 use serde::{Deserialize, Serialize};
 
 use super::tenants::tenancy_error;
+use crate::extract::{AppPath, AppQuery};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -141,8 +142,8 @@ fn storage(err: &hookgate_store::StoreError) -> ApiError {
 #[utoipa::path(get, operation_id = "admin_events_list", path = "/admin/v1/tenants/{slug}/events", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), Filter), responses((status = 200, description = "ok", body = EventPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    Query(filter): Query<Filter>,
+    AppPath(slug): AppPath<String>,
+    AppQuery(filter): AppQuery<Filter>,
 ) -> Result<Json<EventPage>, ApiError> {
     page(&state, &slug, filter).await
 }
@@ -150,8 +151,8 @@ async fn list(
 #[utoipa::path(get, operation_id = "admin_events_dead_letters", path = "/admin/v1/tenants/{slug}/dead-letters", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), Filter), responses((status = 200, description = "ok", body = EventPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn dead_letters(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    Query(filter): Query<Filter>,
+    AppPath(slug): AppPath<String>,
+    AppQuery(filter): AppQuery<Filter>,
 ) -> Result<Json<EventPage>, ApiError> {
     let filter = Filter {
         status: Some("dead".into()),
@@ -173,10 +174,8 @@ async fn page(state: &AppState, slug: &str, filter: Filter) -> Result<Json<Event
         .list_inbox_events(tenant, &query)
         .await
         .map_err(|e| storage(&e))?;
-    if let Some(glob) = &query.event_type {
-        // SQL LIKE ignores case on SQLite; the glob decides.
-        rows.retain(|e| glob.matches(&EventType::parse(e.event_type.as_deref().unwrap_or(""))));
-    }
+    // The page and its cursor come from what the database returned, before the glob's own
+    // case-sensitive check (SQLite's LIKE ignores case), so no row is skipped.
     let more = rows.len() as u64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next_cursor = if more {
@@ -184,6 +183,9 @@ async fn page(state: &AppState, slug: &str, filter: Filter) -> Result<Json<Event
     } else {
         None
     };
+    if let Some(glob) = &query.event_type {
+        rows.retain(|e| glob.matches(&EventType::parse(e.event_type.as_deref().unwrap_or(""))));
+    }
     Ok(Json(EventPage {
         data: rows.into_iter().map(EventView::from).collect(),
         next_cursor,
@@ -214,7 +216,7 @@ pub(crate) struct AttemptView {
 #[utoipa::path(get, operation_id = "admin_events_show", path = "/admin/v1/tenants/{slug}/events/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 200, description = "ok", body = EventDetail), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such event", body = crate::error::ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, Uuid)>,
+    AppPath((slug, id)): AppPath<(String, Uuid)>,
 ) -> Result<Json<EventDetail>, ApiError> {
     let tenant = tenant_id(&state, &slug).await?;
     let event = state
@@ -271,7 +273,7 @@ pub(crate) struct Replayed {
 #[utoipa::path(post, operation_id = "admin_events_replay_one", path = "/admin/v1/tenants/{slug}/events/{id}/replay", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 200, description = "ok", body = Replayed), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such event, or a worker holds it now", body = crate::error::ErrorBody)))]
 async fn replay_one(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, Uuid)>,
+    AppPath((slug, id)): AppPath<(String, Uuid)>,
 ) -> Result<Json<Replayed>, ApiError> {
     let tenant = tenant_id(&state, &slug).await?;
     let replayed = state
@@ -294,7 +296,7 @@ async fn replay_one(
 #[utoipa::path(post, operation_id = "admin_events_replay_matching", path = "/admin/v1/tenants/{slug}/events/replay", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = Option<Filter>, responses((status = 200, description = "ok", body = Replayed), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn replay_matching(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    AppPath(slug): AppPath<String>,
     body: Option<Json<Filter>>,
 ) -> Result<Json<Replayed>, ApiError> {
     let tenant = tenant_id(&state, &slug).await?;
@@ -334,7 +336,7 @@ pub(crate) struct StatsView {
 #[utoipa::path(get, operation_id = "admin_events_stats", path = "/admin/v1/tenants/{slug}/stats", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = StatsView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn stats(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    AppPath(slug): AppPath<String>,
 ) -> Result<Json<StatsView>, ApiError> {
     let tenant = tenant_id(&state, &slug).await?;
     let stats = state

@@ -1,5 +1,4 @@
-use axum::extract::Query;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -7,6 +6,7 @@ use hookgate_store::{ApiKey, Tenant, Uuid};
 use hookgate_tenancy::{Secret, TenancyError, TenantSlug};
 use serde::{Deserialize, Serialize};
 
+use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -92,7 +92,8 @@ async fn list(State(state): State<AppState>) -> Result<Json<List<TenantView>>, A
     }))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+// No Debug: it may carry a signing secret.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct CreateTenant {
     slug: String,
     name: Option<String>,
@@ -110,7 +111,7 @@ pub(crate) struct Created {
 #[utoipa::path(post, operation_id = "admin_tenants_create", path = "/admin/v1/tenants", tag = "admin", security(("admin_token" = [])), request_body = CreateTenant, responses((status = 201, description = "ok", body = Created), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 409, description = "the slug is taken", body = crate::error::ErrorBody), (status = 422, description = "invalid slug, name or secret", body = crate::error::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
-    Json(body): Json<CreateTenant>,
+    AppJson(body): AppJson<CreateTenant>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     let slug = parse_slug(&body.slug)?;
     let secret = body
@@ -142,7 +143,7 @@ async fn create(
 #[utoipa::path(get, operation_id = "admin_tenants_show", path = "/admin/v1/tenants/{slug}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = TenantView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    AppPath(slug): AppPath<String>,
 ) -> Result<Json<TenantView>, ApiError> {
     let slug = parse_slug(&slug)?;
     let tenant = state.tenancy.get(&slug).await.map_err(tenancy_error)?;
@@ -152,7 +153,7 @@ async fn show(
 #[utoipa::path(get, operation_id = "admin_tenants_list_keys", path = "/admin/v1/tenants/{slug}/keys", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = List<KeyView>), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn list_keys(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    AppPath(slug): AppPath<String>,
 ) -> Result<Json<List<KeyView>>, ApiError> {
     let slug = parse_slug(&slug)?;
     let keys = state
@@ -181,7 +182,7 @@ pub(crate) struct CreatedKey {
 #[utoipa::path(post, operation_id = "admin_tenants_create_key", path = "/admin/v1/tenants/{slug}/keys", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = Option<CreateKey>, responses((status = 201, description = "ok", body = CreatedKey), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn create_key(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    AppPath(slug): AppPath<String>,
     body: Option<Json<CreateKey>>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
     let slug = parse_slug(&slug)?;
@@ -203,7 +204,7 @@ async fn create_key(
 #[utoipa::path(delete, operation_id = "admin_tenants_revoke_key", path = "/admin/v1/tenants/{slug}/keys/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 204, description = "done"), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no live key with this id", body = crate::error::ErrorBody)))]
 async fn revoke_key(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, Uuid)>,
+    AppPath((slug, id)): AppPath<(String, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     let slug = parse_slug(&slug)?;
     if state
@@ -250,43 +251,10 @@ where
 #[utoipa::path(patch, operation_id = "admin_tenants_update", path = "/admin/v1/tenants/{slug}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = UpdateTenant, responses((status = 200, description = "ok", body = TenantView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody), (status = 422, description = "invalid setting", body = crate::error::ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    Json(body): Json<UpdateTenant>,
+    AppPath(slug): AppPath<String>,
+    AppJson(body): AppJson<UpdateTenant>,
 ) -> Result<Json<TenantView>, ApiError> {
     let slug = parse_slug(&slug)?;
-    let invalid = |field: &str, rule: &str| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_setting",
-            format!("{field} {rule}"),
-        )
-    };
-    let positive = |v: &Option<Option<i64>>| v.flatten().is_none_or(|n| n > 0);
-    if !positive(&body.tolerance_secs) {
-        return Err(invalid("tolerance_secs", "must be positive"));
-    }
-    if !positive(&body.max_body_bytes)
-        || body
-            .max_body_bytes
-            .flatten()
-            .is_some_and(|n| n > 16 * 1024 * 1024)
-    {
-        return Err(invalid("max_body_bytes", "must be 1 to 16777216"));
-    }
-    if !positive(&body.rate_limit_per_sec) || !positive(&body.rate_limit_burst) {
-        return Err(invalid(
-            "rate_limit_per_sec and rate_limit_burst",
-            "must be positive",
-        ));
-    }
-    if body
-        .instance_id
-        .as_ref()
-        .and_then(Option::as_ref)
-        .is_some_and(|id| id.is_empty() || id.len() > 200)
-    {
-        return Err(invalid("instance_id", "must be 1 to 200 characters"));
-    }
     let patch = hookgate_store::TenantPatch {
         name: body.name,
         tolerance_secs: body.tolerance_secs,
@@ -306,7 +274,7 @@ async fn update(
 #[utoipa::path(post, operation_id = "admin_tenants_disable", path = "/admin/v1/tenants/{slug}/disable", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = TenantView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn disable(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    AppPath(slug): AppPath<String>,
 ) -> Result<Json<TenantView>, ApiError> {
     set_enabled(state, slug, false).await
 }
@@ -314,7 +282,7 @@ async fn disable(
 #[utoipa::path(post, operation_id = "admin_tenants_enable", path = "/admin/v1/tenants/{slug}/enable", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = TenantView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn enable(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    AppPath(slug): AppPath<String>,
 ) -> Result<Json<TenantView>, ApiError> {
     set_enabled(state, slug, true).await
 }
@@ -344,8 +312,8 @@ pub(crate) struct Confirm {
 #[utoipa::path(delete, operation_id = "admin_tenants_remove", path = "/admin/v1/tenants/{slug}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), Confirm), responses((status = 204, description = "done"), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody), (status = 422, description = "confirmation missing", body = crate::error::ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    Query(confirm): Query<Confirm>,
+    AppPath(slug): AppPath<String>,
+    AppQuery(confirm): AppQuery<Confirm>,
 ) -> Result<StatusCode, ApiError> {
     let slug = parse_slug(&slug)?;
     if confirm.confirm.as_deref() != Some(slug.as_str()) {
@@ -371,7 +339,7 @@ pub(crate) struct SecretView {
 #[utoipa::path(get, operation_id = "admin_tenants_list_secrets", path = "/admin/v1/tenants/{slug}/secrets", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = List<SecretView>), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn list_secrets(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    AppPath(slug): AppPath<String>,
 ) -> Result<Json<List<SecretView>>, ApiError> {
     let slug = parse_slug(&slug)?;
     let now = chrono::Utc::now();
@@ -391,7 +359,8 @@ async fn list_secrets(
     }))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+// No Debug: it may carry a signing secret.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct AddSecret {
     /// The secret to accept (`whsec_...`), besides the current ones.
     signing_secret: String,
@@ -407,8 +376,8 @@ pub(crate) struct AddedSecret {
 #[utoipa::path(post, operation_id = "admin_tenants_add_secret", path = "/admin/v1/tenants/{slug}/secrets", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = AddSecret, responses((status = 201, description = "ok", body = AddedSecret), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 422, description = "invalid secret or expiry", body = crate::error::ErrorBody)))]
 async fn add_secret(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
-    Json(body): Json<AddSecret>,
+    AppPath(slug): AppPath<String>,
+    AppJson(body): AppJson<AddSecret>,
 ) -> Result<(StatusCode, Json<AddedSecret>), ApiError> {
     let slug = parse_slug(&slug)?;
     let secret = Secret::parse(&body.signing_secret).map_err(|err| {
@@ -439,7 +408,8 @@ async fn add_secret(
     Ok((StatusCode::CREATED, Json(AddedSecret { id })))
 }
 
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+// No Debug: it may carry a signing secret.
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub(crate) struct Rotate {
     /// Clerk's new signing secret; generated (and returned once) when absent.
     signing_secret: Option<String>,
@@ -458,7 +428,7 @@ pub(crate) struct Rotated {
 #[utoipa::path(post, operation_id = "admin_tenants_rotate_secret", path = "/admin/v1/tenants/{slug}/secrets/rotate", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = Option<Rotate>, responses((status = 201, description = "ok", body = Rotated), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn rotate_secret(
     State(state): State<AppState>,
-    Path(slug): Path<String>,
+    AppPath(slug): AppPath<String>,
     body: Option<Json<Rotate>>,
 ) -> Result<(StatusCode, Json<Rotated>), ApiError> {
     let slug = parse_slug(&slug)?;
@@ -484,7 +454,7 @@ async fn rotate_secret(
             )
         })?;
     let grace = chrono::Duration::seconds(grace);
-    let (id, generated) = state
+    let (id, generated, retire_at) = state
         .tenancy
         .rotate_secret(&slug, secret, grace)
         .await
@@ -494,7 +464,7 @@ async fn rotate_secret(
         Json(Rotated {
             id,
             signing_secret: generated.map(|s| s.expose_encoded()),
-            previous_expire_at: (chrono::Utc::now() + grace).to_rfc3339(),
+            previous_expire_at: retire_at.to_rfc3339(),
         }),
     ))
 }
@@ -502,7 +472,7 @@ async fn rotate_secret(
 #[utoipa::path(delete, operation_id = "admin_tenants_revoke_secret", path = "/admin/v1/tenants/{slug}/secrets/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 204, description = "done"), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such secret", body = crate::error::ErrorBody)))]
 async fn revoke_secret(
     State(state): State<AppState>,
-    Path((slug, id)): Path<(String, Uuid)>,
+    AppPath((slug, id)): AppPath<(String, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     let slug = parse_slug(&slug)?;
     if state
@@ -543,6 +513,9 @@ pub(crate) fn tenancy_error(err: TenancyError) -> ApiError {
             "tenant_exists",
             format!("tenant `{slug}` already exists"),
         ),
+        TenancyError::InvalidSetting(rule) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_setting", rule)
+        }
         TenancyError::InvalidName => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_name",

@@ -2,7 +2,7 @@
 //! `next_cursor` back as `cursor`), hides tombstones unless `include_deleted=true`, and reads only
 //! the authenticated tenant's rows.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -10,6 +10,7 @@ use hookgate_store::{EventQuery, SyncQuery, SyncTable, SyncedRow};
 use serde::{Deserialize, Serialize};
 
 use crate::classes::AuthedTenant;
+use crate::extract::{AppPath, AppQuery};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -125,7 +126,7 @@ fn storage(err: &hookgate_store::StoreError) -> ApiError {
 async fn organizations(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Query(p): Query<Paging>,
+    AppQuery(p): AppQuery<Paging>,
 ) -> Result<Json<PageView>, ApiError> {
     list(&s, &t, SyncTable::Organizations, vec![], p).await
 }
@@ -135,7 +136,7 @@ async fn organizations(
 async fn organization(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<Json<SyncedRow>, ApiError> {
     let mut org = one(&s, &t, SyncTable::Organizations, &id).await?;
     let members = list(
@@ -159,8 +160,8 @@ async fn organization(
 async fn organization_memberships(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Path(id): Path<String>,
-    Query(p): Query<Paging>,
+    AppPath(id): AppPath<String>,
+    AppQuery(p): AppQuery<Paging>,
 ) -> Result<Json<PageView>, ApiError> {
     list(
         &s,
@@ -176,8 +177,8 @@ async fn organization_memberships(
 async fn organization_invitations(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Path(id): Path<String>,
-    Query(p): Query<Paging>,
+    AppPath(id): AppPath<String>,
+    AppQuery(p): AppQuery<Paging>,
 ) -> Result<Json<PageView>, ApiError> {
     list(
         &s,
@@ -193,8 +194,8 @@ async fn organization_invitations(
 async fn organization_domains(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Path(id): Path<String>,
-    Query(p): Query<Paging>,
+    AppPath(id): AppPath<String>,
+    AppQuery(p): AppQuery<Paging>,
 ) -> Result<Json<PageView>, ApiError> {
     list(
         &s,
@@ -210,8 +211,8 @@ async fn organization_domains(
 async fn user_memberships(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Path(id): Path<String>,
-    Query(p): Query<Paging>,
+    AppPath(id): AppPath<String>,
+    AppQuery(p): AppQuery<Paging>,
 ) -> Result<Json<PageView>, ApiError> {
     list(
         &s,
@@ -227,8 +228,8 @@ async fn user_memberships(
 async fn user_sessions(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Path(id): Path<String>,
-    Query(p): Query<Paging>,
+    AppPath(id): AppPath<String>,
+    AppQuery(p): AppQuery<Paging>,
 ) -> Result<Json<PageView>, ApiError> {
     list(&s, &t, SyncTable::Sessions, vec![("user_id", id)], p).await
 }
@@ -237,7 +238,7 @@ async fn user_sessions(
 async fn session(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<Json<SyncedRow>, ApiError> {
     one(&s, &t, SyncTable::Sessions, &id).await.map(Json)
 }
@@ -246,7 +247,7 @@ async fn session(
 async fn roles(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Query(p): Query<Paging>,
+    AppQuery(p): AppQuery<Paging>,
 ) -> Result<Json<PageView>, ApiError> {
     list(&s, &t, SyncTable::Roles, vec![], p).await
 }
@@ -255,7 +256,7 @@ async fn roles(
 async fn role(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<Json<SyncedRow>, ApiError> {
     one(&s, &t, SyncTable::Roles, &id).await.map(Json)
 }
@@ -264,7 +265,7 @@ async fn role(
 async fn permissions(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Query(p): Query<Paging>,
+    AppQuery(p): AppQuery<Paging>,
 ) -> Result<Json<PageView>, ApiError> {
     list(&s, &t, SyncTable::Permissions, vec![], p).await
 }
@@ -273,7 +274,7 @@ async fn permissions(
 async fn permission(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<Json<SyncedRow>, ApiError> {
     one(&s, &t, SyncTable::Permissions, &id).await.map(Json)
 }
@@ -282,7 +283,7 @@ async fn permission(
 async fn waitlist_entries(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Query(p): Query<Paging>,
+    AppQuery(p): AppQuery<Paging>,
 ) -> Result<Json<PageView>, ApiError> {
     list(&s, &t, SyncTable::WaitlistEntries, vec![], p).await
 }
@@ -291,7 +292,7 @@ async fn waitlist_entries(
 async fn waitlist_entry(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<Json<SyncedRow>, ApiError> {
     one(&s, &t, SyncTable::WaitlistEntries, &id).await.map(Json)
 }
@@ -318,7 +319,7 @@ pub(crate) struct EventPage {
 async fn events(
     State(s): State<AppState>,
     Extension(t): Tenant,
-    Query(p): Query<Paging>,
+    AppQuery(p): AppQuery<Paging>,
 ) -> Result<Json<EventPage>, ApiError> {
     let limit = p.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {

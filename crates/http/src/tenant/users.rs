@@ -1,4 +1,4 @@
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
@@ -6,6 +6,7 @@ use hookgate_store::{SyncedUser, UserFilter};
 use serde::{Deserialize, Serialize};
 
 use crate::classes::AuthedTenant;
+use crate::extract::{AppPath, AppQuery};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -87,7 +88,7 @@ const MAX_LIMIT: u64 = 500;
 async fn list(
     State(state): State<AppState>,
     Extension(AuthedTenant(owner)): Extension<AuthedTenant>,
-    Query(query): Query<ListQuery>,
+    AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<Json<PageView<UserView>>, ApiError> {
     let invalid = |field: &str, message: &str| {
         ApiError::new(
@@ -127,7 +128,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     Extension(AuthedTenant(owner)): Extension<AuthedTenant>,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = state
         .store
