@@ -141,6 +141,8 @@ pub enum TenantCommand {
     },
     /// List tenants.
     List,
+    /// One tenant's settings.
+    Show { slug: TenantSlug },
     /// Manage a tenant's signing secrets.
     #[command(subcommand)]
     Secret(SecretCommand),
@@ -486,6 +488,25 @@ async fn tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<(
             if let Some(at) = retire_at {
                 println!("the other signing secrets of {slug} stop verifying at {at}");
             }
+            Ok(())
+        }
+        TenantCommand::Show { slug } => {
+            let t = tenancy.get(&slug).await?;
+            println!("slug:               {}", t.slug);
+            println!("id:                 {}", t.id);
+            println!("name:               {}", t.name);
+            println!("enabled:            {}", t.enabled);
+            let or_default =
+                |v: Option<i64>| v.map_or_else(|| "default".to_owned(), |v| v.to_string());
+            println!("tolerance_secs:     {}", or_default(t.tolerance_secs));
+            println!("max_body_bytes:     {}", or_default(t.max_body_bytes));
+            println!("rate_limit_per_sec: {}", or_default(t.rate_limit_per_sec));
+            println!("rate_limit_burst:   {}", or_default(t.rate_limit_burst));
+            println!(
+                "instance_id:        {}",
+                t.instance_id.as_deref().unwrap_or("any")
+            );
+            println!("created_at:         {}", t.created_at.to_rfc3339());
             Ok(())
         }
         TenantCommand::Secret(SecretCommand::List { slug }) => {

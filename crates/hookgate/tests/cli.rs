@@ -273,6 +273,11 @@ fn tenant_settings_secrets_and_deletion_from_the_cli() {
         text(&updated.stdout).contains("rate Some(5)/s")
             && text(&updated.stdout).contains("ins_prod")
     );
+    let shown = text(&run(&["tenant", "show", "acme"]).stdout);
+    assert!(
+        shown.contains("rate_limit_per_sec: 5") && shown.contains("instance_id:        ins_prod"),
+        "{shown}"
+    );
     let cleared = run(&["tenant", "update", "acme", "--clear", "instance-id"]);
     assert!(
         text(&cleared.stdout).contains("instance None"),

@@ -297,6 +297,27 @@ async fn pages_return_every_user_once_while_users_arrive(backend: Backend) {
         .await;
     }
     let key = key_for(&app, "acme").await;
+    // Meanwhile, users keep arriving concurrently, before and after any cursor.
+    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+    let inserter = {
+        let store = app.store.clone();
+        let tenant = acme.id;
+        tokio::spawn(async move {
+            let mut n = 0u32;
+            while !*stop.borrow_and_update() {
+                for prefix in ["user_0", "user_z"] {
+                    let id = format!("{prefix}{n:04}");
+                    let body = json!({"data": {"id": id, "updated_at": 30}, "object": "event", "type": "user.created", "timestamp": 30});
+                    let event = ClerkEvent::decode(&serde_json::to_vec(&body).unwrap()).unwrap();
+                    let _ = store
+                        .apply_event(tenant, Uuid::new_v4(), &event, body["data"].clone())
+                        .await;
+                }
+                n += 1;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     let mut arrivals = 0;
@@ -329,7 +350,10 @@ async fn pages_return_every_user_once_while_users_arrive(backend: Backend) {
             None => break,
         }
     }
+    stop_tx.send(true).unwrap();
+    inserter.await.unwrap();
     let mut unique = seen.clone();
+    unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "no user twice: {seen:?}");
     for n in 0..7 {

@@ -52,11 +52,33 @@ pub(crate) struct Paging {
     status: Option<String>,
 }
 
+/// A synced object: these fields, plus the typed columns of its kind (for example
+/// `organization_id`, `user_id` and `role` for memberships; `name` and `slug` for organizations;
+/// `user_id`, `status`, `expire_at` for sessions), Clerk's times in milliseconds. An organization
+/// fetched alone also carries `members`.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // Documents the shape `hookgate_store::SyncedRow` serializes to.
+pub(crate) struct SyncedRowDoc {
+    /// The Clerk id.
+    id: String,
+    /// Clerk's `updated_at` of `data` (ms), or the delete's timestamp for a tombstone.
+    version: i64,
+    /// Set on tombstones (`include_deleted=true`), RFC 3339.
+    deleted_at: Option<String>,
+    /// The inbox event that last wrote the row.
+    last_event_id: String,
+    /// When the row was last written, RFC 3339.
+    applied_at: String,
+    /// The object as Clerk last sent it.
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct PageView {
     /// Rows: the typed columns, `id` (the Clerk id), `version`, `deleted_at`, `applied_at` and
     /// Clerk's `data`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<SyncedRowDoc>)]
     data: Vec<SyncedRow>,
     next_cursor: Option<String>,
 }
@@ -132,7 +154,7 @@ async fn organizations(
 }
 
 /// An organization with its (live) members, up to 500.
-#[utoipa::path(get, operation_id = "tenant_resources_organization", path = "/v1/organizations/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = Object), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such organization", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, operation_id = "tenant_resources_organization", path = "/v1/organizations/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = SyncedRowDoc), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such organization", body = crate::error::ErrorBody)))]
 async fn organization(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -234,7 +256,7 @@ async fn user_sessions(
     list(&s, &t, SyncTable::Sessions, vec![("user_id", id)], p).await
 }
 
-#[utoipa::path(get, operation_id = "tenant_resources_session", path = "/v1/sessions/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = Object), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such session", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, operation_id = "tenant_resources_session", path = "/v1/sessions/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = SyncedRowDoc), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such session", body = crate::error::ErrorBody)))]
 async fn session(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -252,7 +274,7 @@ async fn roles(
     list(&s, &t, SyncTable::Roles, vec![], p).await
 }
 
-#[utoipa::path(get, operation_id = "tenant_resources_role", path = "/v1/roles/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = Object), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such role", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, operation_id = "tenant_resources_role", path = "/v1/roles/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = SyncedRowDoc), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such role", body = crate::error::ErrorBody)))]
 async fn role(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -270,7 +292,7 @@ async fn permissions(
     list(&s, &t, SyncTable::Permissions, vec![], p).await
 }
 
-#[utoipa::path(get, operation_id = "tenant_resources_permission", path = "/v1/permissions/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = Object), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such permission", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, operation_id = "tenant_resources_permission", path = "/v1/permissions/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = SyncedRowDoc), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such permission", body = crate::error::ErrorBody)))]
 async fn permission(
     State(s): State<AppState>,
     Extension(t): Tenant,
@@ -288,7 +310,7 @@ async fn waitlist_entries(
     list(&s, &t, SyncTable::WaitlistEntries, vec![], p).await
 }
 
-#[utoipa::path(get, operation_id = "tenant_resources_waitlist_entry", path = "/v1/waitlist-entries/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = Object), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such entry", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, operation_id = "tenant_resources_waitlist_entry", path = "/v1/waitlist-entries/{id}", tag = "tenant", security(("api_key" = [])), params(("id" = String, Path, description = "the Clerk id")), responses((status = 200, description = "ok", body = SyncedRowDoc), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such entry", body = crate::error::ErrorBody)))]
 async fn waitlist_entry(
     State(s): State<AppState>,
     Extension(t): Tenant,
