@@ -16,6 +16,7 @@ use tokio::sync::{Notify, watch};
 use crate::settings::RetentionSettings;
 
 use crate::settings::Settings;
+use crate::telemetry;
 
 /// What a process does: take deliveries (`api`), apply them (`worker`), or both (`all`), so the
 /// two can be scaled independently. Every role answers `/healthz` and `/readyz`.
@@ -85,6 +86,8 @@ impl Application {
             },
             readiness: Readiness::default(),
             stored: Arc::new(Notify::new()),
+            metrics: telemetry::metrics()
+                .map(|handle| hookgate_http::MetricsRender(Arc::new(move || handle.render()))),
             serve_ingest: role.serves_ingest(),
         };
         Ok(Self {

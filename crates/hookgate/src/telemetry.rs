@@ -46,3 +46,24 @@ where
 pub fn install(subscriber: Box<dyn Subscriber + Send + Sync>) {
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
+
+/// The process's Prometheus recorder, installed on first use. `None` when another recorder was
+/// installed first.
+pub fn metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            // Seconds: from sub-millisecond ingest to hours of retry lag.
+            let buckets = [
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 60.0, 600.0, 3600.0,
+            ];
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .and_then(metrics_exporter_prometheus::PrometheusBuilder::install_recorder)
+                .map_err(|err| tracing::warn!(%err, "metrics recorder not installed"))
+                .ok()
+        })
+        .clone()
+}

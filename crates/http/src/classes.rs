@@ -27,7 +27,9 @@ impl RouteClass {
     /// The class of a path, or `None`: refused.
     pub fn of(path: &str) -> Option<Self> {
         let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
-        if under("/api/webhooks") || matches!(path, "/healthz" | "/readyz" | "/openapi.json") {
+        if under("/api/webhooks")
+            || matches!(path, "/healthz" | "/readyz" | "/openapi.json" | "/metrics")
+        {
             Some(Self::Public)
         } else if under(Self::ADMIN_PREFIX) {
             Some(Self::Admin)
@@ -119,6 +121,7 @@ mod tests {
             Some(RouteClass::Public)
         );
         assert_eq!(RouteClass::of("/healthz"), Some(RouteClass::Public));
+        assert_eq!(RouteClass::of("/metrics"), Some(RouteClass::Public));
         assert_eq!(RouteClass::of("/admin/v1/tenants"), Some(RouteClass::Admin));
         assert_eq!(RouteClass::of("/admin/v1"), Some(RouteClass::Admin));
         assert_eq!(RouteClass::of("/v1/users"), Some(RouteClass::Tenant));
@@ -130,7 +133,7 @@ mod tests {
             "/v2/users",
             "/healthz/x",
             "/api/webhooksx",
-            "/metrics",
+            "/metricsx",
         ] {
             assert_eq!(RouteClass::of(refused), None, "{refused}");
         }

@@ -19,7 +19,7 @@ use axum::Router;
 pub use classes::{AuthedTenant, RouteClass};
 pub use error::ApiError;
 pub use openapi::document as openapi_document;
-pub use state::{AppState, IngestSettings, Readiness};
+pub use state::{AppState, IngestSettings, MetricsRender, Readiness};
 
 /// Every route the application serves (method, path template). The route-class guard refuses
 /// any path outside a class whatever is mounted there; tests walk this table to check that each
@@ -29,6 +29,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/openapi.json"),
+    ("GET", "/metrics"),
     ("GET", "/admin/v1/tenants"),
     ("POST", "/admin/v1/tenants"),
     ("GET", "/admin/v1/tenants/{slug}"),

@@ -17,6 +17,7 @@ use crate::{admin, public, tenant};
         public::health::healthz,
         public::health::readyz,
         public::openapi,
+        public::metrics,
         admin::tenants::list,
         admin::tenants::create,
         admin::tenants::show,

@@ -19,6 +19,8 @@ pub struct AppState {
     pub readiness: Readiness,
     /// Notified whenever ingest stores a new event, so in-process workers start at once.
     pub stored: Arc<Notify>,
+    /// Renders the Prometheus text exposition for `/metrics`; `None`: no metrics here.
+    pub metrics: Option<MetricsRender>,
     /// Whether this process takes deliveries (`api` and `all` roles) or only answers health
     /// checks (`worker` role).
     pub serve_ingest: bool,
@@ -51,5 +53,16 @@ impl Readiness {
 
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// Renders the process's metrics in the Prometheus text format. (The exporter lives in the
+/// binary; this crate only records.)
+#[derive(Clone)]
+pub struct MetricsRender(pub Arc<dyn Fn() -> String + Send + Sync>);
+
+impl std::fmt::Debug for MetricsRender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsRender")
     }
 }

@@ -67,6 +67,9 @@ impl Worker {
         if claimed.is_empty() {
             return Ok(report);
         }
+        let received: std::collections::HashMap<_, _> =
+            claimed.iter().map(|e| (e.id, e.received_at)).collect();
+        metrics::histogram!("hookgate_worker_batch_size").record(claimed.len() as f64);
         let mut batch: Vec<Prepared> = claimed.into_iter().map(prepare).collect();
         // Every worker writes the rows of a batch in one global order (kind, then Clerk id), so
         // two batches touching the same rows cannot deadlock on PostgreSQL. Order within one
@@ -81,7 +84,20 @@ impl Worker {
             .store
             .process_batch(&self.owner, batch, &self.settings.backoff)
             .await?;
+        let now = chrono::Utc::now();
         for (id, outcome) in outcomes {
+            let label = match outcome {
+                Outcome::Done(_) => "done",
+                Outcome::Retry(_) => "retry",
+                Outcome::Dead => "dead",
+                Outcome::LeaseLost => "lease_lost",
+            };
+            metrics::counter!("hookgate_apply_total", "outcome" => label).increment(1);
+            if matches!(outcome, Outcome::Done(_))
+                && let Some(lag) = received.get(&id).and_then(|r| (now - *r).to_std().ok())
+            {
+                metrics::histogram!("hookgate_processing_lag_seconds").record(lag.as_secs_f64());
+            }
             match outcome {
                 Outcome::Done(_) => report.done += 1,
                 Outcome::Retry(at) => {

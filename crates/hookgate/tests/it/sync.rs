@@ -28,6 +28,7 @@ use crate::helpers::{
 
 on_both_backends!(
     every_synced_type_lands_in_its_table_whatever_the_order,
+    metrics_count_deliveries_and_applies,
     failures_retry_then_die_and_replay_applies_them,
 );
 
@@ -343,4 +344,40 @@ fn cli(db: &TestDb, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn metrics_count_deliveries_and_applies(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let app = TestApp::spawn_role(&fast_worker(&db), Role::All).await;
+    let acme = app.tenant("acme").await;
+    let body = crate::helpers::user_created("user_metrics");
+    assert_eq!(
+        app.deliver("acme", &acme.secret, "msg_m", &body)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    drained(&app, &acme).await;
+
+    let response = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    // The recorder is shared by every test of this process, so counts are at least, not exactly.
+    let value = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{prefix} missing from:\n{text}"))
+    };
+    assert!(value("hookgate_ingest_requests_total{outcome=\"accepted\"}") >= 1.0);
+    assert!(value("hookgate_apply_total{outcome=\"done\"}") >= 1.0);
+    assert!(value("hookgate_processing_lag_seconds_count") >= 1.0);
+    assert!(value("hookgate_ingest_duration_seconds_count") >= 1.0);
+    assert!(
+        !text.contains(&acme.secret.expose_encoded()),
+        "no secret in metrics"
+    );
 }

@@ -34,14 +34,18 @@ pub(crate) async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Accepted>, ApiError> {
+    let started = std::time::Instant::now();
     let span = tracing::Span::current();
     // A path segment that does not even decode (`%FF`) names no tenant either.
     let tenant = tenant.map(|Path(t)| t).unwrap_or_default();
     let result = handle(&state, &tenant, &headers, body, &span).await;
-    match &result {
-        Ok(Json(answer)) => span.record("outcome", answer.status),
-        Err(err) => span.record("outcome", err.code()),
+    let outcome = match &result {
+        Ok(Json(answer)) => answer.status,
+        Err(err) => err.code(),
     };
+    span.record("outcome", outcome);
+    metrics::counter!("hookgate_ingest_requests_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("hookgate_ingest_duration_seconds").record(started.elapsed().as_secs_f64());
     result
 }
 

@@ -12,7 +12,8 @@ pub(crate) fn router(serve_ingest: bool) -> Router<AppState> {
     let health = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/openapi.json", get(openapi));
+        .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics));
     if serve_ingest {
         health.route("/api/webhooks/{tenant}", post(ingest::ingest))
     } else {
@@ -27,4 +28,25 @@ pub(crate) async fn openapi() -> ([(axum::http::HeaderName, &'static str); 1], S
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         crate::openapi::document(),
     )
+}
+
+/// Prometheus metrics of this process (text exposition format).
+#[utoipa::path(get, operation_id = "public_metrics", path = "/metrics", tag = "public", responses((status = 200, description = "Prometheus text format", body = String), (status = 404, description = "metrics are off in this process", body = crate::error::ErrorBody)))]
+pub(crate) async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), crate::ApiError> {
+    let render = state.metrics.ok_or_else(|| {
+        crate::ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+            "metrics are off",
+        )
+    })?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        (render.0)(),
+    ))
 }
