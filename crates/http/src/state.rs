@@ -1,11 +1,10 @@
 use std::sync::Arc;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::Notify;
 
 use hookgate_store::Store;
 use hookgate_tenancy::{AdminTokens, Registry, Tenancy};
+use tokio::sync::Notify;
 
 /// Everything a handler may reach. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -29,6 +29,21 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// From the rows of a query asked for `limit + 1`: the extra row only says that another
+    /// page follows, whose cursor is the key of this page's last row.
+    pub fn from_rows(mut rows: Vec<T>, limit: u64, key: impl Fn(&T) -> Option<String>) -> Self {
+        let more = rows.len() as u64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next_cursor = if more {
+            rows.last().and_then(key)
+        } else {
+            None
+        };
+        Self { rows, next_cursor }
+    }
+}
+
 impl Store {
     pub async fn list_synced_users(
         &self,
@@ -54,18 +69,12 @@ impl Store {
             select = select.filter(user::Column::ClerkId.gt(after));
         }
         // One row more than asked tells whether another page follows.
-        let mut rows = select
+        let rows = select
             .order_by_asc(user::Column::ClerkId)
             .limit(limit + 1)
             .all(&self.reader)
             .await?;
-        let next_cursor = if rows.len() as u64 > limit {
-            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            rows.last().map(|r| r.clerk_id.clone())
-        } else {
-            None
-        };
-        Ok(Page { rows, next_cursor })
+        Ok(Page::from_rows(rows, limit, |r| Some(r.clerk_id.clone())))
     }
 
     pub async fn find_synced_user(
@@ -140,7 +149,7 @@ impl Store {
                     .collect::<Vec<_>>()
             }};
         }
-        let mut rows = match table {
+        let rows = match table {
             SyncTable::Users => list!(user),
             SyncTable::Organizations => list!(organization),
             SyncTable::OrganizationMemberships => list!(organization_membership),
@@ -151,15 +160,9 @@ impl Store {
             SyncTable::Permissions => list!(permission),
             SyncTable::WaitlistEntries => list!(waitlist_entry),
         };
-        let next_cursor = if rows.len() as u64 > query.limit {
-            rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
-            rows.last()
-                .and_then(|r| r["id"].as_str())
-                .map(str::to_owned)
-        } else {
-            None
-        };
-        Ok(Page { rows, next_cursor })
+        Ok(Page::from_rows(rows, query.limit, |r| {
+            r["id"].as_str().map(str::to_owned)
+        }))
     }
 
     pub async fn find_synced(

@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use hookgate_events::{EventFilter, EventType};
-use hookgate_store::{EventQuery, InboxStatus, InboxSummary, Uuid};
+use hookgate_store::{EventQuery, InboxStatus, InboxSummary, Page, Uuid};
 use hookgate_tenancy::TenantSlug;
 use serde::{Deserialize, Serialize};
 
@@ -134,11 +134,6 @@ async fn tenant_id(state: &AppState, slug: &str) -> Result<Uuid, ApiError> {
     Ok(state.tenancy.get(&slug).await.map_err(tenancy_error)?.id)
 }
 
-fn storage(err: &hookgate_store::StoreError) -> ApiError {
-    tracing::error!(%err, "reading events failed");
-    ApiError::unavailable("storage unavailable, retry later", 5)
-}
-
 #[utoipa::path(get, operation_id = "admin_events_list", path = "/admin/v1/tenants/{slug}/events", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), Filter), responses((status = 200, description = "ok", body = EventPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
@@ -169,20 +164,18 @@ async fn page(state: &AppState, slug: &str, filter: Filter) -> Result<Json<Event
     }
     // One more than asked says whether another page follows.
     let query = query_of(&filter, Some(limit + 1))?;
-    let mut rows = state
+    let rows = state
         .store
         .list_inbox_events(tenant, &query)
         .await
-        .map_err(|e| storage(&e))?;
+        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
     // The page and its cursor come from what the database returned, before the glob's own
     // case-sensitive check (SQLite's LIKE ignores case), so no row is skipped.
-    let more = rows.len() as u64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = if more {
-        rows.last().map(|e| e.id)
-    } else {
-        None
-    };
+    let Page {
+        mut rows,
+        next_cursor,
+    } = Page::from_rows(rows, limit, |e| Some(e.id.to_string()));
+    let next_cursor = next_cursor.and_then(|c| c.parse().ok());
     if let Some(glob) = &query.event_type {
         rows.retain(|e| glob.matches(&EventType::parse(e.event_type.as_deref().unwrap_or(""))));
     }
@@ -223,13 +216,13 @@ async fn show(
         .store
         .find_inbox_event(tenant, id)
         .await
-        .map_err(|e| storage(&e))?
+        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such event"))?;
     let history = state
         .store
         .event_attempts(tenant, id)
         .await
-        .map_err(|e| storage(&e))?;
+        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
     let (body, body_base64) = match String::from_utf8(event.body.clone()) {
         Ok(text) => (Some(text), None),
         Err(_) => (
@@ -280,7 +273,7 @@ async fn replay_one(
         .store
         .replay_inbox_events(tenant, &[id])
         .await
-        .map_err(|e| storage(&e))?;
+        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
     if replayed == 0 {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -307,7 +300,7 @@ async fn replay_matching(
         .store
         .list_inbox_events(tenant, &query)
         .await
-        .map_err(|e| storage(&e))?;
+        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
     if let Some(glob) = &query.event_type {
         rows.retain(|e| glob.matches(&EventType::parse(e.event_type.as_deref().unwrap_or(""))));
     }
@@ -316,7 +309,7 @@ async fn replay_matching(
         .store
         .replay_inbox_events(tenant, &ids)
         .await
-        .map_err(|e| storage(&e))?;
+        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
     state.stored.notify_one();
     Ok(Json(Replayed { replayed }))
 }
@@ -343,7 +336,7 @@ async fn stats(
         .store
         .queue_stats(tenant)
         .await
-        .map_err(|e| storage(&e))?;
+        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
     let count = |status| {
         stats
             .counts

@@ -109,29 +109,25 @@ async fn handle(
                     )
                 })
             });
-            NewInboxEvent {
-                svix_id: svix_id.as_str().to_owned(),
-                event_type: Some(envelope.event_type),
-                instance_id: envelope.instance_id,
-                event_timestamp_ms: Some(envelope.timestamp_ms),
-                body: Vec::new(),
-                invalid: misdirected,
-            }
+            (
+                Some(envelope.event_type),
+                envelope.instance_id,
+                Some(envelope.timestamp_ms),
+                misdirected,
+            )
         }
         // Verified, so it is the tenant's own sender: keep it for inspection, but retrying
         // cannot make it a Clerk event, so it is stored dead and acknowledged.
-        Err(err) => NewInboxEvent {
-            svix_id: svix_id.as_str().to_owned(),
-            event_type: None,
-            instance_id: None,
-            event_timestamp_ms: None,
-            body: Vec::new(),
-            invalid: Some(err.to_string()),
-        },
+        Err(err) => (None, None, None, Some(err.to_string())),
     };
+    let (event_type, instance_id, event_timestamp_ms, invalid) = event;
     let event = NewInboxEvent {
+        svix_id: svix_id.as_str().to_owned(),
+        event_type,
+        instance_id,
+        event_timestamp_ms,
         body: body.into(),
-        ..event
+        invalid,
     };
 
     let retry = state.ingest.retry_after_secs;

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use hookgate_store::{EventQuery, SyncQuery, SyncTable, SyncedRow};
+use hookgate_store::{EventQuery, Page, SyncQuery, SyncTable, SyncedRow};
 use serde::{Deserialize, Serialize};
 
 use crate::classes::AuthedTenant;
@@ -118,7 +118,7 @@ async fn list(
         .store
         .list_synced(tenant.0.tenant_id, table, &query)
         .await
-        .map_err(|err| storage(&err))?;
+        .map_err(|err| ApiError::storage(&err, state.ingest.retry_after_secs))?;
     Ok(Json(PageView {
         data: page.rows,
         next_cursor: page.next_cursor,
@@ -135,13 +135,8 @@ async fn one(
         .store
         .find_synced(tenant.0.tenant_id, table, id)
         .await
-        .map_err(|err| storage(&err))?
+        .map_err(|err| ApiError::storage(&err, state.ingest.retry_after_secs))?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such object"))
-}
-
-fn storage(err: &hookgate_store::StoreError) -> ApiError {
-    tracing::error!(%err, "reading synced data failed");
-    ApiError::unavailable("storage unavailable, retry later", 5)
 }
 
 #[utoipa::path(get, operation_id = "tenant_resources_organizations", path = "/v1/organizations", tag = "tenant", security(("api_key" = [])), params(Paging), responses((status = 200, description = "ok", body = PageView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
@@ -368,18 +363,12 @@ async fn events(
         limit: Some(limit + 1),
         ..EventQuery::default()
     };
-    let mut rows = s
+    let rows = s
         .store
         .list_inbox_events(t.0.tenant_id, &query)
         .await
-        .map_err(|e| storage(&e))?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = if more {
-        rows.last().map(|e| e.id.to_string())
-    } else {
-        None
-    };
+        .map_err(|e| ApiError::storage(&e, s.ingest.retry_after_secs))?;
+    let Page { rows, next_cursor } = Page::from_rows(rows, limit, |e| Some(e.id.to_string()));
     Ok(Json(EventPage {
         data: rows
             .into_iter()
