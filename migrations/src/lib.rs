@@ -10,6 +10,7 @@ mod m20261129_000005_add_inbox_processed_at;
 mod m20261129_000006_create_api_keys;
 mod m20261129_000007_add_tenant_limits;
 mod m20261129_000008_create_event_attempts;
+mod m20261129_000009_add_inbox_trace_parent;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_create_api_keys::Migration),
             Box::new(m20261129_000007_add_tenant_limits::Migration),
             Box::new(m20261129_000008_create_event_attempts::Migration),
+            Box::new(m20261129_000009_add_inbox_trace_parent::Migration),
         ]
     }
 }

@@ -46,6 +46,17 @@ pub enum Command {
     Admin(AdminCommand),
     /// Print the OpenAPI document of the HTTP APIs.
     Openapi,
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate the settings (files and `HOOKGATE__*` variables), then print the
+    /// effective configuration as TOML with secrets redacted. Exits non-zero, naming the key, when
+    /// a setting is invalid or unknown.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,6 +242,11 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Events(command) => events(command, Some(&settings)).await,
         Command::Openapi => {
             print!("{}", hookgate_http::openapi_document());
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Check) => {
+            print!("{}", settings.effective_toml()?);
+            eprintln!("settings are valid (HOOKGATE_ENV={})", settings.environment);
             Ok(())
         }
         Command::Admin(AdminCommand::Token) => {

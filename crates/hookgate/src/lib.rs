@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod inspect;
+pub mod prometheus;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

@@ -17,10 +17,11 @@ async fn main() -> anyhow::Result<()> {
         _ => {}
     }
     let settings = Settings::load()?;
-    telemetry::install(telemetry::subscriber(
-        &settings.log.level,
-        settings.log.format,
-        std::io::stderr,
-    )?);
-    cli::run(cli, settings).await
+    let (subscriber, telemetry) =
+        telemetry::subscriber(&settings.log, &settings.telemetry, std::io::stderr)?;
+    telemetry::install(subscriber);
+    let result = cli::run(cli, settings).await;
+    // Export the spans still buffered; the exporter blocks, so off the async threads.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    result
 }

@@ -10,12 +10,13 @@ use anyhow::{Context as _, bail};
 use hookgate_store::DatabaseOptions;
 use hookgate_tenancy::{AdminTokens, SecretsKey, TenantDefaults};
 use hookgate_worker::{Backoff, WorkerSettings};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The development `secrets.key` from `config/development.toml`: public, so refused in production.
 const DEV_SECRETS_KEY: &str = "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE=";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     #[serde(skip)]
     pub environment: String,
@@ -28,16 +29,75 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub secrets: SecretsSettings,
     pub log: LogSettings,
+    pub telemetry: TelemetrySettings,
+    pub metrics: MetricsSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// `service.name` of exported spans.
+    pub service_name: String,
+    pub otlp: OtlpSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpSettings {
+    /// Base URL of an OTLP/HTTP receiver; `/v1/traces` is appended. Empty: nothing is exported.
+    pub endpoint: String,
+    /// Share of new traces kept (0.0–1.0); a sampled parent from `traceparent` is always kept.
+    pub sampling_ratio: f64,
+    pub timeout_ms: u64,
+}
+
+impl OtlpSettings {
+    pub fn traces_url(&self) -> Option<String> {
+        let base = self.endpoint.trim().trim_end_matches('/');
+        (!base.is_empty()).then(|| {
+            if base.ends_with("/v1/traces") {
+                base.to_owned()
+            } else {
+                format!("{base}/v1/traces")
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// A second address that serves only `/metrics`. Empty: `/metrics` is on `server.listen` only.
+    pub listen: String,
+    /// How many tenants get their own `tenant` label on ingest metrics; the rest share `_other`.
+    /// 0: no tenant label.
+    pub tenant_label_limit: usize,
+    /// How often the inbox and pool gauges are sampled.
+    pub sample_interval_ms: u64,
+}
+
+impl MetricsSettings {
+    pub fn listen_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        let listen = self.listen.trim();
+        if listen.is_empty() {
+            return Ok(None);
+        }
+        listen.parse().map(Some).map_err(|err| {
+            anyhow::anyhow!("invalid settings: metrics.listen {listen:?} is not an address: {err}")
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct AdminSettings {
     /// Hashes, not tokens: safe to show.
     #[serde(default)]
     pub token_hashes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
     pub request_timeout_ms: u64,
@@ -46,8 +106,10 @@ pub struct ServerSettings {
     pub shutdown_timeout_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
+    #[serde(serialize_with = "url_without_password")]
     pub url: Redacted,
     pub max_connections: u32,
     pub connect_timeout_ms: u64,
@@ -56,7 +118,8 @@ pub struct DatabaseSettings {
     pub migrate_on_start: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct IngestSettings {
     pub max_body_bytes: usize,
     pub tolerance_secs: i64,
@@ -66,7 +129,8 @@ pub struct IngestSettings {
     pub retry_after_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct WorkerSection {
     pub concurrency: u32,
     pub batch_size: u64,
@@ -77,40 +141,51 @@ pub struct WorkerSection {
     pub max_attempts: i32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct RetentionSettings {
     pub processed_days: u32,
     pub interval_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct TenancySettings {
     pub refresh_interval_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecretsSettings {
     #[serde(default)]
     pub key: Option<Redacted>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub level: String,
     pub format: LogFormat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Pretty,
     Json,
 }
 
-/// A string that may hold a credential (a database URL with a password, a key): never printed.
+/// A string that may hold a credential (a database URL with a password, a key): never printed,
+/// and serialized as `[redacted]`.
 #[derive(Clone, Deserialize)]
 #[serde(transparent)]
 pub struct Redacted(String);
+
+impl Serialize for Redacted {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
+    }
+}
 
 impl Redacted {
     pub fn new(value: impl Into<String>) -> Self {
@@ -125,6 +200,31 @@ impl Redacted {
 impl fmt::Debug for Redacted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+/// A database URL as printed: the password, if any, replaced by `[redacted]`.
+fn url_without_password<S: serde::Serializer>(
+    url: &Redacted,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&redact_password(url.expose()))
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    // The userinfo ends at the last `@` before the path.
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _password)) => {
+                format!("{scheme}://{user}:[redacted]{}", &rest[at..])
+            }
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }
 
@@ -156,7 +256,10 @@ impl Settings {
                 config::Environment::with_prefix("HOOKGATE")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    // HOOKGATE__ADMIN__TOKEN_HASHES=hash1,hash2
+                    .list_separator(",")
+                    .with_list_parse_key("admin.token_hashes"),
             );
         }
         let mut settings: Settings = builder
@@ -222,11 +325,35 @@ impl Settings {
         if self.tenancy.refresh_interval_ms == 0 {
             bail!("invalid settings: tenancy.refresh_interval_ms must be positive");
         }
+        let otlp = &self.telemetry.otlp;
+        if !(0.0..=1.0).contains(&otlp.sampling_ratio) || otlp.timeout_ms == 0 {
+            bail!(
+                "invalid settings: telemetry.otlp.sampling_ratio must be within 0.0–1.0 and timeout_ms positive"
+            );
+        }
+        // Plain HTTP only: the exporter is built without TLS, and collectors usually run beside
+        // the process (sidecar or node agent) and forward over TLS themselves.
+        if let Some(url) = otlp.traces_url()
+            && !url.starts_with("http://")
+        {
+            bail!(
+                "invalid settings: telemetry.otlp.endpoint must be an http:// URL (an OTLP/HTTP collector nearby; TLS is not built in)"
+            );
+        }
+        self.metrics.listen_addr()?;
+        if self.metrics.sample_interval_ms == 0 {
+            bail!("invalid settings: metrics.sample_interval_ms must be positive");
+        }
         self.admin_tokens()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|err| anyhow::anyhow!("invalid settings: log.level: {err}"))?;
         self.secrets_key()?;
         Ok(())
+    }
+
+    /// The settings in effect, as TOML, with every secret shown as `[redacted]`.
+    pub fn effective_toml(&self) -> anyhow::Result<String> {
+        toml::to_string(self).context("printing the settings")
     }
 
     pub fn is_production(&self) -> bool {
@@ -347,6 +474,45 @@ mod tests {
         assert!(
             format!("{err:#}").contains("server.request_timeout_ms"),
             "{err:#}"
+        );
+    }
+
+    #[test]
+    fn printed_settings_hide_passwords_and_keys() {
+        assert_eq!(
+            redact_password("postgres://hookgate:s3cr@t@db:5432/hookgate"),
+            "postgres://hookgate:[redacted]@db:5432/hookgate"
+        );
+        assert_eq!(
+            redact_password("postgres://db/hookgate?user=x"),
+            "postgres://db/hookgate?user=x"
+        );
+        let mut settings = Settings::load_from(&config_dir(), "development", false).unwrap();
+        settings.database.url = Redacted::new("postgres://hookgate:pw-123@db:5432/hookgate");
+        let printed = settings.effective_toml().unwrap();
+        assert!(printed.contains("postgres://hookgate:[redacted]@db:5432/hookgate"));
+        assert!(!printed.contains("pw-123"));
+        assert!(!printed.contains(DEV_SECRETS_KEY));
+        assert!(printed.contains("key = \"[redacted]\""), "{printed}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_it() {
+        let dir = tempdir_with(&[
+            (
+                "default.toml",
+                &std::fs::read_to_string(config_dir().join("default.toml")).unwrap(),
+            ),
+            (
+                "development.toml",
+                "[ingest]\nmax_body_byte = 10\n[secrets]\nkey = \"x\"\n",
+            ),
+        ]);
+        let err = Settings::load_from(&dir, "development", false).unwrap_err();
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("max_body_byte") && err.contains("ingest"),
+            "{err}"
         );
     }
 

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hookgate_http::{AppState, IngestSettings, Readiness};
+use hookgate_http::{AppState, IngestSettings, Readiness, TenantLabels};
 use hookgate_store::Store;
 use hookgate_tenancy::{Registry, SecretCipher, Tenancy};
 use std::sync::Arc;
@@ -15,8 +15,8 @@ use tokio::sync::{Notify, watch};
 
 use crate::settings::RetentionSettings;
 
+use crate::prometheus;
 use crate::settings::Settings;
-use crate::telemetry;
 
 /// What a process does: take deliveries (`api`), apply them (`worker`), or both (`all`), so the
 /// two can be scaled independently. Every role answers `/healthz` and `/readyz`.
@@ -43,6 +43,8 @@ impl Role {
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
+    metrics_listener: Option<TcpListener>,
+    metrics_sample_interval: Duration,
     state: AppState,
     role: Role,
     worker: WorkerSettings,
@@ -86,13 +88,24 @@ impl Application {
             },
             readiness: Readiness::default(),
             stored: Arc::new(Notify::new()),
-            metrics: telemetry::metrics()
+            metrics: prometheus::recorder()
                 .map(|handle| hookgate_http::MetricsRender(Arc::new(move || handle.render()))),
             serve_ingest: role.serves_ingest(),
+            tenant_labels: TenantLabels::new(settings.metrics.tenant_label_limit),
+        };
+        let metrics_listener = match settings.metrics.listen_addr()? {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding metrics.listen {addr}"))?,
+            ),
+            None => None,
         };
         Ok(Self {
             listener,
             addr,
+            metrics_listener,
+            metrics_sample_interval: Duration::from_millis(settings.metrics.sample_interval_ms),
             state,
             role,
             worker: settings.worker_settings(),
@@ -110,6 +123,13 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// Where `/metrics` is served alone, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     pub fn store(&self) -> &Store {
@@ -130,6 +150,8 @@ impl Application {
         let Self {
             listener,
             addr,
+            metrics_listener,
+            metrics_sample_interval,
             state,
             role,
             worker,
@@ -144,6 +166,22 @@ impl Application {
         let registry = state.registry.clone();
         let refresh = tokio::spawn(async move { registry.refresh_every(refresh_interval).await });
         let mut background = vec![refresh];
+        if state.metrics.is_some() {
+            background.push(tokio::spawn(prometheus::sample_gauges(
+                state.store.clone(),
+                metrics_sample_interval,
+                role.runs_workers(),
+            )));
+        }
+        if let Some(listener) = metrics_listener {
+            let app = hookgate_http::metrics_router(state.clone());
+            tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+            background.push(tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, app).await {
+                    tracing::error!(%err, "the metrics listener failed");
+                }
+            }));
+        }
 
         // Workers stop when told and finish the batch in hand first, so they are awaited, not
         // aborted.

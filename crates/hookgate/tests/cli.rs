@@ -310,3 +310,57 @@ fn tenant_settings_secrets_and_deletion_from_the_cli() {
     );
     assert!(!text(&run(&["tenant", "list"]).stdout).contains("acme"));
 }
+
+#[test]
+fn config_check_prints_the_effective_settings_with_secrets_redacted() {
+    let scratch = Scratch::new();
+    let out = hookgate(
+        &scratch,
+        &[
+            (
+                "HOOKGATE__DATABASE__URL",
+                "postgres://hg:pw-9f3a@db:5432/hg",
+            ),
+            (
+                "HOOKGATE__ADMIN__TOKEN_HASHES",
+                &format!("{},{}", "a".repeat(64), "b".repeat(64)),
+            ),
+            ("HOOKGATE__METRICS__TENANT_LABEL_LIMIT", "20"),
+        ],
+        &["config", "check"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let effective: toml::Table = printed.parse().expect("the output is TOML");
+    assert_eq!(
+        effective["metrics"]["tenant_label_limit"].as_integer(),
+        Some(20)
+    );
+    assert_eq!(
+        effective["admin"]["token_hashes"].as_array().map(Vec::len),
+        Some(2),
+        "a comma-separated list in the environment"
+    );
+    assert_eq!(
+        effective["database"]["url"].as_str(),
+        Some("postgres://hg:[redacted]@db:5432/hg")
+    );
+    assert_eq!(effective["secrets"]["key"].as_str(), Some("[redacted]"));
+    assert!(!printed.contains("pw-9f3a"));
+}
+
+#[test]
+fn an_unknown_setting_is_refused_by_name() {
+    let scratch = Scratch::new();
+    let out = hookgate(
+        &scratch,
+        &[("HOOKGATE__WORKER__BATCHSIZE", "5")],
+        &["config", "check"],
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("batchsize") && stderr.contains("worker"),
+        "{stderr}"
+    );
+}

@@ -13,13 +13,15 @@ mod openapi;
 mod public;
 mod state;
 mod tenant;
+mod trace_context;
 
 use axum::Router;
 
 pub use classes::{AuthedTenant, RouteClass};
 pub use error::ApiError;
 pub use openapi::document as openapi_document;
-pub use state::{AppState, IngestSettings, MetricsRender, Readiness};
+pub use public::metrics_router;
+pub use state::{AppState, IngestSettings, MetricsRender, Readiness, TenantLabels};
 
 /// Every route the application serves (method, path template). The route-class guard refuses
 /// any path outside a class whatever is mounted there; tests walk this table to check that each

@@ -39,12 +39,14 @@ pub(crate) fn apply(router: Router<AppState>, limits: &IngestSettings) -> Router
                         .get("x-request-id")
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default();
-                    tracing::info_span!(
+                    let span = tracing::info_span!(
                         "request",
                         method = %request.method(),
                         path = %request.uri().path(),
                         request_id,
-                    )
+                    );
+                    crate::trace_context::adopt_remote_parent(&span, request.headers());
+                    span
                 }),
             )
             .propagate_x_request_id()

@@ -1,5 +1,6 @@
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use hookgate_store::Store;
@@ -23,6 +24,8 @@ pub struct AppState {
     /// Whether this process takes deliveries (`api` and `all` roles) or only answers health
     /// checks (`worker` role).
     pub serve_ingest: bool,
+    /// The `tenant` label of ingest metrics.
+    pub tenant_labels: TenantLabels,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,5 +66,74 @@ pub struct MetricsRender(pub Arc<dyn Fn() -> String + Send + Sync>);
 impl std::fmt::Debug for MetricsRender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MetricsRender")
+    }
+}
+
+/// Bounds the `tenant` label of ingest metrics: the first `limit` tenants seen keep their slug,
+/// later ones share `_other`, and deliveries to no known tenant count as `_unknown`, so neither
+/// many tenants nor probing with made-up slugs can grow the number of series without bound.
+#[derive(Debug, Clone, Default)]
+pub struct TenantLabels {
+    limit: usize,
+    seen: Arc<RwLock<HashSet<String>>>,
+}
+
+impl TenantLabels {
+    /// `limit` 0: no tenant label at all.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            seen: Arc::default(),
+        }
+    }
+
+    /// The label for a delivery to `tenant` (`None` when it named no known tenant), or `None`
+    /// when the label is off.
+    pub fn label(&self, tenant: Option<&str>) -> Option<String> {
+        if self.limit == 0 {
+            return None;
+        }
+        let Some(slug) = tenant else {
+            return Some("_unknown".to_owned());
+        };
+        // A poisoned lock only means another request panicked mid-insert; the set is still valid.
+        let seen = self
+            .seen
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.contains(slug) {
+            return Some(slug.to_owned());
+        }
+        let full = seen.len() >= self.limit;
+        drop(seen);
+        if full {
+            return Some("_other".to_owned());
+        }
+        let mut seen = self
+            .seen
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() < self.limit || seen.contains(slug) {
+            seen.insert(slug.to_owned());
+            Some(slug.to_owned())
+        } else {
+            Some("_other".to_owned())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TenantLabels;
+
+    #[test]
+    fn the_label_set_is_bounded() {
+        let labels = TenantLabels::new(2);
+        assert_eq!(labels.label(Some("a")).as_deref(), Some("a"));
+        assert_eq!(labels.label(Some("b")).as_deref(), Some("b"));
+        assert_eq!(labels.label(Some("c")).as_deref(), Some("_other"));
+        assert_eq!(labels.label(Some("a")).as_deref(), Some("a"));
+        assert_eq!(labels.label(None).as_deref(), Some("_unknown"));
+        assert_eq!(TenantLabels::new(0).label(Some("a")), None);
     }
 }

@@ -49,6 +49,15 @@ impl Backend {
     }
 }
 
+/// How busy one connection pool is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub pool: &'static str,
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// Handle to the database. Cheap to clone.
 ///
 /// SQLite allows one writer at a time, so writes go through a pool of exactly one connection
@@ -113,6 +122,41 @@ impl Store {
         self.writer.ping().await?;
         self.reader.ping().await?;
         Ok(())
+    }
+
+    /// Connections of each pool: `writer` and `reader` on SQLite, one `main` pool on PostgreSQL.
+    pub fn pool_usage(&self) -> Vec<PoolUsage> {
+        let usage = |name: &'static str, conn: &DatabaseConnection| {
+            let (size, idle, max) = match self.backend {
+                Backend::Sqlite => {
+                    let pool = conn.get_sqlite_connection_pool();
+                    (
+                        pool.size(),
+                        pool.num_idle(),
+                        pool.options().get_max_connections(),
+                    )
+                }
+                Backend::Postgres => {
+                    let pool = conn.get_postgres_connection_pool();
+                    (
+                        pool.size(),
+                        pool.num_idle(),
+                        pool.options().get_max_connections(),
+                    )
+                }
+            };
+            let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+            PoolUsage {
+                pool: name,
+                in_use: size - idle,
+                idle,
+                max,
+            }
+        };
+        match self.backend {
+            Backend::Sqlite => vec![usage("writer", &self.writer), usage("reader", &self.reader)],
+            Backend::Postgres => vec![usage("main", &self.writer)],
+        }
     }
 
     /// Closes the pools, waiting for connections in use to come back.

@@ -19,6 +19,8 @@ pub struct NewInboxEvent {
     pub body: Vec<u8>,
     /// Why the verified body cannot be processed; such an event is stored as dead.
     pub invalid: Option<String>,
+    /// W3C `traceparent` of the ingest span, carried to the worker's apply span.
+    pub trace_parent: Option<String>,
 }
 
 /// What storing a delivery did.
@@ -61,6 +63,7 @@ impl Store {
             lease_until: Set(None),
             processed_at: Set(event.invalid.is_some().then_some(now)),
             last_error: Set(event.invalid.as_deref().map(storable_text)),
+            trace_parent: Set(event.trace_parent),
         })
         .on_conflict_do_nothing_on([inbox_event::Column::TenantId, inbox_event::Column::SvixId])
         .exec_without_returning(&self.writer)

@@ -14,7 +14,7 @@ mod reads;
 pub mod sync;
 mod tenants;
 
-pub use connection::{Backend, DatabaseOptions, Store};
+pub use connection::{Backend, DatabaseOptions, PoolUsage, Store};
 pub use entities::api_key::Model as ApiKey;
 pub use entities::event_attempt::Model as EventAttempt;
 pub use entities::inbox_event::{InboxStatus, Model as InboxEvent};
@@ -22,7 +22,7 @@ pub use entities::tenant::Model as Tenant;
 pub use entities::tenant_secret::Model as TenantSecret;
 pub use error::StoreError;
 pub use inbox::{InsertOutcome, NewInboxEvent};
-pub use queue::{EventQuery, InboxSummary, Outcome, Prepared, QueueStats, RetryPolicy};
+pub use queue::{Backlog, EventQuery, InboxSummary, Outcome, Prepared, QueueStats, RetryPolicy};
 pub use reads::{Page, SyncQuery, SyncTable, SyncedRow, SyncedUser, UserFilter};
 pub use sync::{Applied, ApplyError};
 pub use tenants::{NewSecret, NewTenant, TenantPatch};

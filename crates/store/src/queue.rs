@@ -12,6 +12,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _,
     QueryFilter as _, QueryOrder as _, QuerySelect as _, Statement, TransactionTrait as _,
 };
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::entities::event_attempt;
@@ -26,6 +27,8 @@ pub struct Prepared {
     pub inbox: InboxEvent,
     /// The typed event and its raw `data`, or why the body cannot be decoded.
     pub decoded: Result<(ClerkEvent, serde_json::Value), String>,
+    /// The span the event is applied in; its `outcome` field is recorded when known.
+    pub span: tracing::Span,
 }
 
 /// What became of one event of a batch.
@@ -37,6 +40,18 @@ pub enum Outcome {
     Dead,
     /// Another worker took the event over after this worker's lease ran out.
     LeaseLost,
+}
+
+impl Outcome {
+    /// The value of the `outcome` label and span field.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Done(_) => "done",
+            Self::Retry(_) => "retry",
+            Self::Dead => "dead",
+            Self::LeaseLost => "lease_lost",
+        }
+    }
 }
 
 /// An inbox event without its body: what listings show.
@@ -148,51 +163,11 @@ impl Store {
         let mut outcomes = Vec::with_capacity(batch.len());
         for item in batch {
             let id = item.inbox.id;
-            let now = Utc::now();
-            let outcome = match item.decoded {
-                Err(reason) => {
-                    let failed = Finish::Failed {
-                        attempts: item.inbox.attempts + 1,
-                        retry_at: None,
-                        error: reason,
-                    };
-                    finish(&txn, owner, &item.inbox, failed, now).await?
-                }
-                Ok((event, data)) => {
-                    let savepoint = txn.begin().await?;
-                    match sync::apply_event(&savepoint, item.inbox.tenant_id, id, &event, data)
-                        .await
-                    {
-                        Ok(applied) => {
-                            let outcome =
-                                finish(&savepoint, owner, &item.inbox, Finish::Done(applied), now)
-                                    .await?;
-                            // Another worker owns the event now: leave its effect to that worker.
-                            if outcome == Outcome::LeaseLost {
-                                savepoint.rollback().await?;
-                            } else {
-                                savepoint.commit().await?;
-                            }
-                            outcome
-                        }
-                        Err(err) => {
-                            savepoint.rollback().await?;
-                            let attempts = item.inbox.attempts + 1;
-                            let error = err.to_string();
-                            let retry_at = match err {
-                                ApplyError::NoEntity => None,
-                                ApplyError::Store(_) => policy.next_attempt(attempts, now),
-                            };
-                            let failed = Finish::Failed {
-                                attempts,
-                                retry_at,
-                                error,
-                            };
-                            finish(&txn, owner, &item.inbox, failed, now).await?
-                        }
-                    }
-                }
-            };
+            let span = item.span.clone();
+            let outcome = process_one(&txn, owner, item, policy)
+                .instrument(span.clone())
+                .await?;
+            span.record("outcome", outcome.label());
             outcomes.push((id, outcome));
         }
         txn.commit().await?;
@@ -397,7 +372,51 @@ pub struct QueueStats {
     pub recent_lag_ms: Option<f64>,
 }
 
+/// The work not yet done, over all tenants: what the gauges on `/metrics` show.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Backlog {
+    pub pending: u64,
+    pub failed: u64,
+    pub dead: u64,
+    /// When the oldest event still waiting (pending or failed) was received.
+    pub oldest_waiting_received_at: Option<DateTime<Utc>>,
+}
+
 impl Store {
+    /// Counts the events not done, over all tenants. Done events are not counted: there are
+    /// many and they are not work.
+    pub async fn backlog(&self) -> Result<Backlog, StoreError> {
+        let waiting = [InboxStatus::Pending, InboxStatus::Failed, InboxStatus::Dead];
+        let rows: Vec<(InboxStatus, i64)> = inbox_event::Entity::find()
+            .select_only()
+            .column(inbox_event::Column::Status)
+            .column_as(Expr::col(inbox_event::Column::Id).count(), "count")
+            .filter(inbox_event::Column::Status.is_in(waiting))
+            .group_by(inbox_event::Column::Status)
+            .into_tuple()
+            .all(&self.reader)
+            .await?;
+        let mut backlog = Backlog::default();
+        for (status, count) in rows {
+            let count = u64::try_from(count).unwrap_or(0);
+            match status {
+                InboxStatus::Pending => backlog.pending = count,
+                InboxStatus::Failed => backlog.failed = count,
+                InboxStatus::Dead => backlog.dead = count,
+                InboxStatus::Done => {}
+            }
+        }
+        backlog.oldest_waiting_received_at = inbox_event::Entity::find()
+            .select_only()
+            .column_as(Expr::col(inbox_event::Column::ReceivedAt).min(), "oldest")
+            .filter(inbox_event::Column::Status.is_in([InboxStatus::Pending, InboxStatus::Failed]))
+            .into_tuple::<Option<DateTime<Utc>>>()
+            .one(&self.reader)
+            .await?
+            .flatten();
+        Ok(backlog)
+    }
+
     /// A tenant's failed attempts at one event, oldest first.
     pub async fn event_attempts(
         &self,
@@ -448,6 +467,59 @@ impl Store {
             recent_lag_ms,
         })
     }
+}
+
+/// Applies one event of a batch inside its own savepoint (see [`Store::process_batch`]).
+async fn process_one(
+    txn: &sea_orm::DatabaseTransaction,
+    owner: &str,
+    item: Prepared,
+    policy: &dyn RetryPolicy,
+) -> Result<Outcome, StoreError> {
+    let id = item.inbox.id;
+    let now = Utc::now();
+    let outcome = match item.decoded {
+        Err(reason) => {
+            let failed = Finish::Failed {
+                attempts: item.inbox.attempts + 1,
+                retry_at: None,
+                error: reason,
+            };
+            finish(txn, owner, &item.inbox, failed, now).await?
+        }
+        Ok((event, data)) => {
+            let savepoint = txn.begin().await?;
+            match sync::apply_event(&savepoint, item.inbox.tenant_id, id, &event, data).await {
+                Ok(applied) => {
+                    let outcome =
+                        finish(&savepoint, owner, &item.inbox, Finish::Done(applied), now).await?;
+                    // Another worker owns the event now: leave its effect to that worker.
+                    if outcome == Outcome::LeaseLost {
+                        savepoint.rollback().await?;
+                    } else {
+                        savepoint.commit().await?;
+                    }
+                    outcome
+                }
+                Err(err) => {
+                    savepoint.rollback().await?;
+                    let attempts = item.inbox.attempts + 1;
+                    let error = err.to_string();
+                    let retry_at = match err {
+                        ApplyError::NoEntity => None,
+                        ApplyError::Store(_) => policy.next_attempt(attempts, now),
+                    };
+                    let failed = Finish::Failed {
+                        attempts,
+                        retry_at,
+                        error,
+                    };
+                    finish(txn, owner, &item.inbox, failed, now).await?
+                }
+            }
+        }
+    };
+    Ok(outcome)
 }
 
 enum Finish {

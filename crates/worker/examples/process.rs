@@ -192,5 +192,6 @@ fn event(templates: &[(Value, u32)], n: usize, total: usize) -> anyhow::Result<N
         event_timestamp_ms: Some(version),
         body: serde_json::to_vec(&body).context("json")?,
         invalid: None,
+        trace_parent: None,
     })
 }

@@ -2,6 +2,7 @@
 //! one transaction, and retry failures with exponential backoff until they are dead.
 
 mod backoff;
+mod trace_context;
 mod worker;
 
 pub use backoff::Backoff;

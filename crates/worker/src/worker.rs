@@ -67,8 +67,18 @@ impl Worker {
         if claimed.is_empty() {
             return Ok(report);
         }
-        let received: std::collections::HashMap<_, _> =
-            claimed.iter().map(|e| (e.id, e.received_at)).collect();
+        // When Clerk emitted each event (its `timestamp`, else when it was stored) and when it
+        // was stored: lag end to end, and the part spent waiting in hookgate's queue.
+        let times: std::collections::HashMap<_, _> = claimed
+            .iter()
+            .map(|e| {
+                let emitted = e
+                    .event_timestamp_ms
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .unwrap_or(e.received_at);
+                (e.id, (emitted, e.received_at))
+            })
+            .collect();
         metrics::histogram!("hookgate_worker_batch_size").record(claimed.len() as f64);
         let mut batch: Vec<Prepared> = claimed.into_iter().map(prepare).collect();
         // Every worker writes the rows of a batch in one global order (kind, then Clerk id), so
@@ -86,17 +96,15 @@ impl Worker {
             .await?;
         let now = chrono::Utc::now();
         for (id, outcome) in outcomes {
-            let label = match outcome {
-                Outcome::Done(_) => "done",
-                Outcome::Retry(_) => "retry",
-                Outcome::Dead => "dead",
-                Outcome::LeaseLost => "lease_lost",
-            };
-            metrics::counter!("hookgate_apply_total", "outcome" => label).increment(1);
+            metrics::counter!("hookgate_apply_total", "outcome" => outcome.label()).increment(1);
             if matches!(outcome, Outcome::Done(_))
-                && let Some(lag) = received.get(&id).and_then(|r| (now - *r).to_std().ok())
+                && let Some((emitted, received)) = times.get(&id)
             {
-                metrics::histogram!("hookgate_processing_lag_seconds").record(lag.as_secs_f64());
+                let seconds = |since: chrono::DateTime<chrono::Utc>| {
+                    (now - since).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6
+                };
+                metrics::histogram!("hookgate_processing_lag_seconds").record(seconds(*emitted));
+                metrics::histogram!("hookgate_queue_wait_seconds").record(seconds(*received));
             }
             match outcome {
                 Outcome::Done(_) => report.done += 1,
@@ -150,7 +158,32 @@ impl Worker {
 
 fn prepare(inbox: InboxEvent) -> Prepared {
     let decoded = decode(&inbox.body);
-    Prepared { inbox, decoded }
+    let span = tracing::info_span!(
+        "apply",
+        tenant_id = %inbox.tenant_id,
+        inbox_id = %inbox.id,
+        svix_id = %inbox.svix_id,
+        event_type = inbox.event_type.as_deref().unwrap_or_default(),
+        entity = tracing::field::Empty,
+        attempt = inbox.attempts + 1,
+        outcome = tracing::field::Empty,
+    );
+    if let Ok((event, _)) = &decoded
+        && let Some(entity) = event.entity()
+    {
+        span.record(
+            "entity",
+            tracing::field::display(format_args!("{:?}:{}", entity.kind, entity.id)),
+        );
+    }
+    if let Some(parent) = &inbox.trace_parent {
+        crate::trace_context::adopt_stored_parent(&span, parent);
+    }
+    Prepared {
+        inbox,
+        decoded,
+        span,
+    }
 }
 
 /// The typed event and the raw `data` Clerk sent (kept whole in the sync row).

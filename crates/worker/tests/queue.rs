@@ -16,7 +16,8 @@ use tokio::sync::{Notify, watch};
 
 on_both_backends!(
     two_workers_share_a_queue_under_load,
-    a_dead_workers_batch_is_taken_over_after_its_lease
+    a_dead_workers_batch_is_taken_over_after_its_lease,
+    the_backlog_counts_what_waits
 );
 
 const USERS: usize = 40;
@@ -67,6 +68,7 @@ async fn fill(store: &Store, tenant: Uuid, users: usize) -> usize {
                 event_timestamp_ms: Some(v),
                 body: serde_json::to_vec(&body).unwrap(),
                 invalid: None,
+                trace_parent: None,
             };
             store.insert_inbox_event(tenant, event).await.unwrap();
             n += 1;
@@ -234,5 +236,60 @@ async fn a_dead_workers_batch_is_taken_over_after_its_lease(backend: Backend) {
     stop_tx.send(true).unwrap();
     running.await.unwrap();
     assert_applied_once_in_effect(&store, &db, tenant, events, users).await;
+    store.close().await;
+}
+
+/// What the inbox gauges on `/metrics` are sampled from.
+async fn the_backlog_counts_what_waits(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let store = store(&db).await;
+    let empty = store.backlog().await.unwrap();
+    assert_eq!((empty.pending, empty.failed, empty.dead), (0, 0, 0));
+    assert_eq!(empty.oldest_waiting_received_at, None);
+
+    let before = chrono::Utc::now();
+    let tenant = Uuid::new_v4();
+    let events = fill(&store, tenant, 3).await as u64;
+    let not_an_event = NewInboxEvent {
+        svix_id: "msg_not_an_event".into(),
+        event_type: None,
+        instance_id: None,
+        event_timestamp_ms: None,
+        body: b"[]".to_vec(),
+        invalid: Some("not a Clerk event".into()),
+        trace_parent: None,
+    };
+    store
+        .insert_inbox_event(tenant, not_an_event)
+        .await
+        .unwrap();
+    let waiting = store.backlog().await.unwrap();
+    assert_eq!(
+        (waiting.pending, waiting.failed, waiting.dead),
+        (events, 0, 1)
+    );
+    let oldest = waiting.oldest_waiting_received_at.expect("events wait");
+    assert!(oldest >= before - chrono::Duration::seconds(1) && oldest <= chrono::Utc::now());
+
+    spawn_worker(store.clone(), settings(Duration::from_secs(30)))
+        .join()
+        .unwrap();
+    let drained = store.backlog().await.unwrap();
+    assert_eq!((drained.pending, drained.failed, drained.dead), (0, 0, 1));
+    assert_eq!(drained.oldest_waiting_received_at, None);
+
+    let pools = store.pool_usage();
+    let expected: &[&str] = match backend {
+        Backend::Sqlite => &["writer", "reader"],
+        Backend::Postgres => &["main"],
+    };
+    assert_eq!(pools.iter().map(|p| p.pool).collect::<Vec<_>>(), expected);
+    assert!(
+        pools
+            .iter()
+            .all(|p| p.max >= 1 && p.in_use + p.idle <= p.max)
+    );
     store.close().await;
 }

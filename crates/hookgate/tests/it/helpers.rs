@@ -17,14 +17,11 @@ pub use hookgate_testkit::{Backend, PgUrl, TestDb, on_both_backends};
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     // Quiet unless asked: TEST_LOG=1 cargo test
     if std::env::var_os("TEST_LOG").is_some() {
-        telemetry::install(
-            telemetry::subscriber(
-                "info,hookgate=debug",
-                hookgate::settings::LogFormat::Pretty,
-                std::io::stderr,
-            )
-            .unwrap(),
-        );
+        let mut settings = settings("sqlite://unused");
+        settings.log.level = "info,hookgate=debug".into();
+        let (subscriber, _telemetry) =
+            telemetry::subscriber(&settings.log, &settings.telemetry, std::io::stderr).unwrap();
+        telemetry::install(subscriber);
     }
 });
 
@@ -50,6 +47,8 @@ pub fn settings(database_url: &str) -> Settings {
 /// A running hookgate.
 pub struct TestApp {
     pub base: String,
+    /// The `metrics.listen` listener, when the settings ask for one.
+    pub metrics_base: Option<String>,
     pub http: reqwest::Client,
     pub store: Store,
     pub tenancy: Tenancy,
@@ -75,6 +74,7 @@ impl TestApp {
             .await
             .expect("application starts");
         let base = format!("http://{}", app.addr());
+        let metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
         let store = app.store().clone();
         let cipher = SecretCipher::new(&settings.secrets_key().unwrap());
         let tenancy = Tenancy::new(store.clone(), cipher, Some(app.registry().clone()));
@@ -84,6 +84,7 @@ impl TestApp {
         }));
         Self {
             base,
+            metrics_base,
             http: reqwest::Client::new(),
             store,
             tenancy,

@@ -350,8 +350,12 @@ async fn metrics_count_deliveries_and_applies(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {
         return;
     };
-    let app = TestApp::spawn_role(&fast_worker(&db), Role::All).await;
+    let mut settings = fast_worker(&db);
+    settings.metrics.listen = "127.0.0.1:0".into();
+    settings.metrics.tenant_label_limit = 1;
+    let app = TestApp::spawn_role(&settings, Role::All).await;
     let acme = app.tenant("acme").await;
+    let other = app.tenant("other").await;
     let body = crate::helpers::user_created("user_metrics");
     assert_eq!(
         app.deliver("acme", &acme.secret, "msg_m", &body)
@@ -359,7 +363,14 @@ async fn metrics_count_deliveries_and_applies(backend: Backend) {
             .status(),
         StatusCode::OK
     );
+    assert_eq!(
+        app.deliver("other", &other.secret, "msg_m2", &body)
+            .await
+            .status(),
+        StatusCode::OK
+    );
     drained(&app, &acme).await;
+    drained(&app, &other).await;
 
     let response = app.http.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -372,7 +383,48 @@ async fn metrics_count_deliveries_and_applies(backend: Backend) {
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or_else(|| panic!("{prefix} missing from:\n{text}"))
     };
-    assert!(value("hookgate_ingest_requests_total{outcome=\"accepted\"}") >= 1.0);
+    // With a limit of one tenant label, the first tenant keeps its slug and the next is _other.
+    assert!(value("hookgate_ingest_requests_total{outcome=\"accepted\",tenant=\"acme\"}") >= 1.0);
+    assert!(value("hookgate_ingest_requests_total{outcome=\"accepted\",tenant=\"_other\"}") >= 1.0);
+    assert!(!text.contains("tenant=\"other\""));
+    for metric in hookgate::prometheus::CATALOGUE {
+        let kind = match metric.kind {
+            hookgate::prometheus::Kind::Counter => "counter",
+            hookgate::prometheus::Kind::Gauge => "gauge",
+            hookgate::prometheus::Kind::Histogram => "histogram",
+        };
+        assert!(
+            text.contains(&format!("# TYPE {} {kind}", metric.name)),
+            "{} missing from:\n{text}",
+            metric.name
+        );
+    }
+    assert!(value("hookgate_db_pool_max_connections{") >= 1.0);
+    assert!(value("hookgate_queue_wait_seconds_count") >= 1.0);
+
+    // The same text on the metrics-only listener, which serves nothing else.
+    let metrics_base = app.metrics_base.clone().expect("metrics.listen is set");
+    let alone = app
+        .http
+        .get(format!("{metrics_base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alone.status(), StatusCode::OK);
+    assert!(
+        alone
+            .text()
+            .await
+            .unwrap()
+            .contains("# TYPE hookgate_apply_total counter")
+    );
+    let elsewhere = app
+        .http
+        .get(format!("{metrics_base}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
     assert!(value("hookgate_apply_total{outcome=\"done\"}") >= 1.0);
     assert!(value("hookgate_processing_lag_seconds_count") >= 1.0);
     assert!(value("hookgate_ingest_duration_seconds_count") >= 1.0);

@@ -13,6 +13,7 @@ use hookgate_tenancy::{HeaderLookup, TenantSlug, WebhookHeaders};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::Serialize;
 use tower_http::timeout::TimeoutError;
+use tracing::Instrument as _;
 
 use crate::{ApiError, AppState};
 
@@ -38,14 +39,28 @@ pub(crate) async fn ingest(
     let span = tracing::Span::current();
     // A path segment that does not even decode (`%FF`) names no tenant either.
     let tenant = tenant.map(|Path(t)| t).unwrap_or_default();
-    let result = handle(&state, &tenant, &headers, body, &span).await;
+    let mut known = None;
+    let result = handle(&state, &tenant, &headers, body, &span, &mut known).await;
     let outcome = match &result {
         Ok(Json(answer)) => answer.status,
         Err(err) => err.code(),
     };
     span.record("outcome", outcome);
-    metrics::counter!("hookgate_ingest_requests_total", "outcome" => outcome).increment(1);
-    metrics::histogram!("hookgate_ingest_duration_seconds").record(started.elapsed().as_secs_f64());
+    let elapsed = started.elapsed().as_secs_f64();
+    match state
+        .tenant_labels
+        .label(known.as_ref().map(TenantSlug::as_str))
+    {
+        Some(tenant) => {
+            metrics::counter!("hookgate_ingest_requests_total", "outcome" => outcome, "tenant" => tenant.clone()).increment(1);
+            metrics::histogram!("hookgate_ingest_duration_seconds", "tenant" => tenant)
+                .record(elapsed);
+        }
+        None => {
+            metrics::counter!("hookgate_ingest_requests_total", "outcome" => outcome).increment(1);
+            metrics::histogram!("hookgate_ingest_duration_seconds").record(elapsed);
+        }
+    }
     result
 }
 
@@ -55,6 +70,7 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
     span: &tracing::Span,
+    known: &mut Option<TenantSlug>,
 ) -> Result<Json<Accepted>, ApiError> {
     // An unknown, invalid or disabled tenant gets one answer, so slugs cannot be probed.
     let unknown = || ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", "unknown tenant");
@@ -65,6 +81,7 @@ async fn handle(
         .get(&slug)
         .filter(|t| t.enabled)
         .ok_or_else(unknown)?;
+    *known = Some(slug);
 
     let signed = WebhookHeaders::parse(|name| lookup(headers, name)).map_err(|err| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_headers", err.to_string())
@@ -77,9 +94,8 @@ async fn handle(
     let body = read_body(headers, body, tenant.max_body_bytes).await?;
     span.record("bytes", body.len());
 
-    tenant
-        .verifier
-        .verify(&signed, &body, unix_now())
+    tracing::info_span!("verify")
+        .in_scope(|| tenant.verifier.verify(&signed, &body, unix_now()))
         .map_err(|err| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -128,12 +144,16 @@ async fn handle(
         event_timestamp_ms,
         body: body.into(),
         invalid,
+        trace_parent: crate::trace_context::traceparent_of(span),
     };
 
     let retry = state.ingest.retry_after_secs;
     let stored = tokio::time::timeout(
         state.ingest.store_timeout,
-        state.store.insert_inbox_event(tenant.id, event),
+        state
+            .store
+            .insert_inbox_event(tenant.id, event)
+            .instrument(tracing::info_span!("store")),
     )
     .await;
     match stored {

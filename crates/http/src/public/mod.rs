@@ -21,6 +21,14 @@ pub(crate) fn router(serve_ingest: bool) -> Router<AppState> {
     }
 }
 
+/// `/metrics` alone, for a listener of its own (`metrics.listen`), so scrapers need not reach
+/// the API port.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
 /// The OpenAPI document of every route.
 #[utoipa::path(get, operation_id = "public_openapi", path = "/openapi.json", tag = "public", responses((status = 200, description = "this document", body = Object)))]
 pub(crate) async fn openapi() -> ([(axum::http::HeaderName, &'static str); 1], String) {

@@ -39,6 +39,8 @@ pub struct Model {
     pub lease_until: Option<DateTimeUtc>,
     pub last_error: Option<String>,
     pub processed_at: Option<DateTimeUtc>,
+    /// W3C `traceparent` of the ingest span, when spans are exported.
+    pub trace_parent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
