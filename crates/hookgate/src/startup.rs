@@ -232,8 +232,23 @@ impl Application {
             }
         };
         let _ = stop_tx.send(true);
-        for worker in workers {
-            let _ = worker.await;
+        // Workers finish the batch in hand and release their leases, within the same deadline;
+        // a worker stuck on the database past it is dropped, and its leases simply expire.
+        let aborts: Vec<_> = workers.iter().map(|w| w.abort_handle()).collect();
+        let joined = tokio::time::timeout(shutdown_timeout, async {
+            for worker in workers {
+                let _ = worker.await;
+            }
+        })
+        .await;
+        if joined.is_err() {
+            tracing::warn!(
+                ?shutdown_timeout,
+                "workers still busy at the shutdown deadline; their leases will expire"
+            );
+            for abort in aborts {
+                abort.abort();
+            }
         }
         // A reload stuck on an unresponsive database must not hold shutdown up.
         for task in background {
