@@ -31,13 +31,19 @@ pub const CATALOGUE: &[Metric] = &[
         name: "hookgate_ingest_requests_total",
         kind: Kind::Counter,
         labels: &["outcome"],
-        help: "Deliveries answered, by outcome: accepted, duplicate, or the error code of the answer (verification_failed, unknown_tenant, rate_limited, unavailable, ...).",
+        help: "Deliveries answered, by outcome: accepted, duplicate, or the error code of the answer (verification_failed, unknown_tenant, rate_limited, queue_full, unavailable, ...).",
     },
     Metric {
         name: "hookgate_ingest_duration_seconds",
         kind: Kind::Histogram,
         labels: &[],
         help: "Time from the start of a delivery's handling to its answer.",
+    },
+    Metric {
+        name: "hookgate_group_commit_batch_size",
+        kind: Kind::Histogram,
+        labels: &[],
+        help: "Deliveries stored per group-commit transaction.",
     },
     Metric {
         name: "hookgate_apply_total",

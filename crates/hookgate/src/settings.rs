@@ -127,6 +127,8 @@ pub struct IngestSettings {
     pub rate_limit_burst: u32,
     pub store_timeout_ms: u64,
     pub retry_after_secs: u64,
+    pub group_commit_max_batch: usize,
+    pub queue_capacity: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -274,6 +276,11 @@ impl Settings {
     fn validate(&self) -> anyhow::Result<()> {
         if hookgate_store::Backend::of_url(self.database.url.expose()).is_none() {
             bail!("invalid settings: database.url must start with sqlite:// or postgres://");
+        }
+        if self.ingest.group_commit_max_batch == 0 || self.ingest.queue_capacity == 0 {
+            bail!(
+                "invalid settings: ingest.group_commit_max_batch and ingest.queue_capacity must be positive"
+            );
         }
         if self.ingest.max_body_bytes == 0 {
             bail!("invalid settings: ingest.max_body_bytes must be positive");

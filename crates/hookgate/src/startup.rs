@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use hookgate_http::{AppState, IngestSettings, Readiness, TenantLabels};
-use hookgate_store::Store;
+use hookgate_store::{GroupCommitOptions, InboxWriter, InboxWriterTask, Store};
 use hookgate_tenancy::{Registry, SecretCipher, Tenancy};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -43,6 +43,7 @@ impl Role {
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
+    inbox_task: InboxWriterTask,
     metrics_listener: Option<TcpListener>,
     metrics_sample_interval: Duration,
     state: AppState,
@@ -75,8 +76,16 @@ impl Application {
             .with_context(|| format!("binding {}", settings.server.listen))?;
         let addr = listener.local_addr()?;
         let tenancy = Tenancy::new(store.clone(), cipher, Some(registry.clone()));
+        let (inbox, inbox_task) = InboxWriter::start(
+            store.clone(),
+            GroupCommitOptions {
+                max_batch: settings.ingest.group_commit_max_batch,
+                queue_capacity: settings.ingest.queue_capacity,
+            },
+        );
         let state = AppState {
             registry,
+            inbox,
             store,
             tenancy,
             admin_tokens: settings.admin_tokens()?,
@@ -104,6 +113,7 @@ impl Application {
         Ok(Self {
             listener,
             addr,
+            inbox_task,
             metrics_listener,
             metrics_sample_interval: Duration::from_millis(settings.metrics.sample_interval_ms),
             state,
@@ -150,6 +160,7 @@ impl Application {
         let Self {
             listener,
             addr,
+            inbox_task,
             metrics_listener,
             metrics_sample_interval,
             state,
@@ -231,6 +242,9 @@ impl Application {
                 }
             }
         };
+        // Every request has been answered; store what is still queued (nothing acknowledged is
+        // waiting there, but a request that timed out may have left its delivery behind).
+        inbox_task.stop().await;
         let _ = stop_tx.send(true);
         // Workers finish the batch in hand and release their leases, within the same deadline;
         // a worker stuck on the database past it is dropped, and its leases simply expire.

@@ -238,6 +238,20 @@ async fn spans_reach_an_otlp_receiver_and_no_secret_leaves_the_process() {
             "a {child} span under ingest"
         );
     }
+    // The group commit that wrote the delivery, under the store span that waited for it.
+    let store = received
+        .named("store")
+        .into_iter()
+        .find(|s| s.parent_span_id == ingest.span_id)
+        .unwrap();
+    assert_eq!(attr(&store, "batch_size").as_deref(), Some("1"));
+    let commit = received
+        .named("group_commit")
+        .into_iter()
+        .find(|s| s.parent_span_id == store.span_id)
+        .expect("a group_commit span under the store span");
+    assert_eq!(attr(&commit, "size").as_deref(), Some("1"));
+    assert_eq!(commit.trace_id, ingest.trace_id);
     assert_eq!(
         stored_parent,
         format!("00-{trace_id}-{}-01", hex(&ingest.span_id))

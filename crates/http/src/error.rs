@@ -57,6 +57,11 @@ impl ApiError {
         }
     }
 
+    /// The same answer under another machine-readable code.
+    pub fn with_code(self, code: &'static str) -> Self {
+        Self { code, ..self }
+    }
+
     /// 429: the tenant is over its rate limit; retry after `retry_after_secs`.
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         Self {

@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use hookgate_store::Store;
+use hookgate_store::{InboxWriter, Store};
 use hookgate_tenancy::{AdminTokens, Registry, Tenancy};
 use tokio::sync::Notify;
 
@@ -12,6 +12,8 @@ use tokio::sync::Notify;
 pub struct AppState {
     pub registry: Registry,
     pub store: Store,
+    /// Where ingest hands verified deliveries to be stored (group commit).
+    pub inbox: InboxWriter,
     /// Tenant management (registry attached, so changes apply at once) and API-key checks.
     pub tenancy: Tenancy,
     pub admin_tokens: AdminTokens,

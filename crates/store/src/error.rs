@@ -16,6 +16,9 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("database error: {0}")]
     Database(#[source] DbErr),
+    /// A group-commit batch failed: every delivery in it gets this, with the batch's error.
+    #[error("storing the batch failed: {0}")]
+    Batch(String),
 }
 
 impl StoreError {

@@ -1,7 +1,7 @@
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
-    QuerySelect as _, TryInsertResult,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, PaginatorTrait as _,
+    QueryFilter as _, QuerySelect as _, TransactionTrait as _, TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -35,58 +35,29 @@ pub enum InsertOutcome {
 impl Store {
     /// Stores a delivery unless the tenant already has its svix id. The check is the database's
     /// unique index (`ON CONFLICT DO NOTHING`), so concurrent replicas store a delivery once.
+    /// One delivery, one commit; ingest goes through [`crate::InboxWriter`], which commits many.
     pub async fn insert_inbox_event(
         &self,
         tenant_id: Uuid,
         event: NewInboxEvent,
     ) -> Result<InsertOutcome, StoreError> {
-        let id = Uuid::now_v7();
-        let now = Utc::now();
-        let (status, next_attempt_at) = match event.invalid {
-            None => (InboxStatus::Pending, Some(now)),
-            Some(_) => (InboxStatus::Dead, None),
-        };
-        let svix_id = event.svix_id;
-        let res = inbox_event::Entity::insert(inbox_event::ActiveModel {
-            id: Set(id),
-            tenant_id: Set(tenant_id),
-            svix_id: Set(svix_id.clone()),
-            event_type: Set(event.event_type),
-            instance_id: Set(event.instance_id),
-            event_timestamp_ms: Set(event.event_timestamp_ms),
-            received_at: Set(now),
-            body: Set(event.body),
-            status: Set(status),
-            attempts: Set(0),
-            next_attempt_at: Set(next_attempt_at),
-            lease_owner: Set(None),
-            lease_until: Set(None),
-            processed_at: Set(event.invalid.is_some().then_some(now)),
-            last_error: Set(event.invalid.as_deref().map(storable_text)),
-            trace_parent: Set(event.trace_parent),
-        })
-        .on_conflict_do_nothing_on([inbox_event::Column::TenantId, inbox_event::Column::SvixId])
-        .exec_without_returning(&self.writer)
-        .await?;
-        match res {
-            // Without RETURNING, a conflict shows as zero rows inserted.
-            TryInsertResult::Inserted(rows) if rows > 0 => Ok(InsertOutcome::Accepted(id)),
-            TryInsertResult::Inserted(_) | TryInsertResult::Conflicted | TryInsertResult::Empty => {
-                // Read through the writer: it is the connection that just saw the row.
-                let existing = inbox_event::Entity::find()
-                    .select_only()
-                    .column(inbox_event::Column::Id)
-                    .filter(inbox_event::Column::TenantId.eq(tenant_id))
-                    .filter(inbox_event::Column::SvixId.eq(svix_id))
-                    .into_tuple::<Uuid>()
-                    .one(&self.writer)
-                    .await?
-                    .ok_or(StoreError::NotFound {
-                        what: "the conflicting inbox event",
-                    })?;
-                Ok(InsertOutcome::Duplicate(existing))
-            }
+        insert_one(&self.writer, tenant_id, event).await
+    }
+
+    /// Stores several deliveries in one transaction: all are durable, or none is. The outcomes
+    /// are in the order of `events`; a svix id repeated within the batch is a duplicate of its
+    /// first occurrence.
+    pub async fn insert_inbox_events(
+        &self,
+        events: Vec<(Uuid, NewInboxEvent)>,
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        let txn = self.writer.begin().await?;
+        let mut outcomes = Vec::with_capacity(events.len());
+        for (tenant_id, event) in events {
+            outcomes.push(insert_one(&txn, tenant_id, event).await?);
         }
+        txn.commit().await?;
+        Ok(outcomes)
     }
 
     pub async fn find_inbox_event(
@@ -117,6 +88,62 @@ impl Store {
             .filter(inbox_event::Column::TenantId.eq(tenant_id))
             .count(&self.reader)
             .await?)
+    }
+}
+
+/// Inserts one delivery on `conn` (the writer, or a transaction on it).
+async fn insert_one<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    event: NewInboxEvent,
+) -> Result<InsertOutcome, StoreError> {
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    let (status, next_attempt_at) = match event.invalid {
+        None => (InboxStatus::Pending, Some(now)),
+        Some(_) => (InboxStatus::Dead, None),
+    };
+    let svix_id = event.svix_id;
+    let res = inbox_event::Entity::insert(inbox_event::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant_id),
+        svix_id: Set(svix_id.clone()),
+        // PostgreSQL refuses NUL in text; these come from a verified but arbitrary body.
+        event_type: Set(event.event_type.as_deref().map(storable_text)),
+        instance_id: Set(event.instance_id.as_deref().map(storable_text)),
+        event_timestamp_ms: Set(event.event_timestamp_ms),
+        received_at: Set(now),
+        body: Set(event.body),
+        status: Set(status),
+        attempts: Set(0),
+        next_attempt_at: Set(next_attempt_at),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+        processed_at: Set(event.invalid.is_some().then_some(now)),
+        last_error: Set(event.invalid.as_deref().map(storable_text)),
+        trace_parent: Set(event.trace_parent),
+    })
+    .on_conflict_do_nothing_on([inbox_event::Column::TenantId, inbox_event::Column::SvixId])
+    .exec_without_returning(conn)
+    .await?;
+    match res {
+        // Without RETURNING, a conflict shows as zero rows inserted.
+        TryInsertResult::Inserted(rows) if rows > 0 => Ok(InsertOutcome::Accepted(id)),
+        TryInsertResult::Inserted(_) | TryInsertResult::Conflicted | TryInsertResult::Empty => {
+            // Read through the same connection: it is the one that just saw the row.
+            let existing = inbox_event::Entity::find()
+                .select_only()
+                .column(inbox_event::Column::Id)
+                .filter(inbox_event::Column::TenantId.eq(tenant_id))
+                .filter(inbox_event::Column::SvixId.eq(svix_id))
+                .into_tuple::<Uuid>()
+                .one(conn)
+                .await?
+                .ok_or(StoreError::NotFound {
+                    what: "the conflicting inbox event",
+                })?;
+            Ok(InsertOutcome::Duplicate(existing))
+        }
     }
 }
 

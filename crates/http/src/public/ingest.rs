@@ -8,7 +8,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use hookgate_events::{Envelope, SvixId};
-use hookgate_store::{InsertOutcome, NewInboxEvent};
+use hookgate_store::{InsertOutcome, NewInboxEvent, SubmitError};
 use hookgate_tenancy::{HeaderLookup, TenantSlug, WebhookHeaders};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::Serialize;
@@ -151,9 +151,12 @@ async fn handle(
     let stored = tokio::time::timeout(
         state.ingest.store_timeout,
         state
-            .store
-            .insert_inbox_event(tenant.id, event)
-            .instrument(tracing::info_span!("store")),
+            .inbox
+            .insert(tenant.id, event)
+            .instrument(tracing::info_span!(
+                "store",
+                batch_size = tracing::field::Empty
+            )),
     )
     .await;
     match stored {
@@ -168,6 +171,14 @@ async fn handle(
             status: "duplicate",
             id: id.to_string(),
         })),
+        Ok(Err(SubmitError::QueueFull)) => {
+            tracing::warn!("the ingest queue is full");
+            Err(ApiError::unavailable(
+                "too many deliveries waiting to be stored, retry later",
+                retry,
+            )
+            .with_code("queue_full"))
+        }
         Ok(Err(err)) => {
             tracing::error!(%err, "storing a verified delivery failed");
             Err(ApiError::unavailable(
