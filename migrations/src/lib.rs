@@ -11,6 +11,7 @@ mod m20261129_000006_create_api_keys;
 mod m20261129_000007_add_tenant_limits;
 mod m20261129_000008_create_event_attempts;
 mod m20261129_000009_add_inbox_trace_parent;
+mod m20261129_000010_create_destinations;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_add_tenant_limits::Migration),
             Box::new(m20261129_000008_create_event_attempts::Migration),
             Box::new(m20261129_000009_add_inbox_trace_parent::Migration),
+            Box::new(m20261129_000010_create_destinations::Migration),
         ]
     }
 }

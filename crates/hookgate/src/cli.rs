@@ -4,11 +4,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use hookgate_tenancy::{AdminTokens, SecretCipher, Tenancy, TenantSlug};
+use hookgate_tenancy::{AdminTokens, DestinationSpec, SecretCipher, Tenancy, TenantSlug};
 use hookgate_verify::Secret;
 
 use hookgate_events::{EventFilter, EventType};
-use hookgate_store::{EventQuery, InboxStatus, InboxSummary, Store, Uuid};
+use hookgate_store::{
+    DeliveryQuery, DeliveryStatus, EventQuery, InboxStatus, InboxSummary, Store, Uuid,
+};
 
 use crate::inspect;
 use crate::settings::Settings;
@@ -160,6 +162,9 @@ pub enum TenantCommand {
     /// Manage a tenant's API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage where a tenant's events are forwarded.
+    #[command(subcommand)]
+    Destination(DestinationCommand),
     /// Change a tenant's settings; `--clear` removes an override (`tolerance`, `body-limit`,
     /// `rate-limit`, `instance-id`).
     Update {
@@ -190,6 +195,40 @@ pub enum TenantCommand {
     Disable { slug: TenantSlug },
     /// Accept deliveries for a disabled tenant again.
     Enable { slug: TenantSlug },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DestinationCommand {
+    /// Forward the tenant's events matching `--event-type` to `url`, signed with a secret of the
+    /// destination's own (given, or generated and printed once).
+    Add {
+        slug: TenantSlug,
+        url: String,
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// Event type pattern (`user.*`, `session.created`); repeat for several. Every event
+        /// when absent.
+        #[arg(long = "event-type")]
+        event_types: Vec<EventFilter>,
+        #[arg(long, env = "HOOKGATE_DESTINATION_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+    },
+    /// List a tenant's destinations.
+    List { slug: TenantSlug },
+    /// Stop forwarding to a destination and forget its deliveries.
+    Remove { slug: TenantSlug, id: Uuid },
+    /// Show a destination's recent deliveries (newest first).
+    Deliveries {
+        slug: TenantSlug,
+        id: Uuid,
+        /// Only `pending`, `done`, `failed` or `dead` ones.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
+    /// Send a destination's failed and dead deliveries again.
+    Replay { slug: TenantSlug, id: Uuid },
 }
 
 #[derive(Debug, Subcommand)]
@@ -652,6 +691,7 @@ async fn tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<(
                 anyhow::bail!("{slug} has no live API key {id}")
             }
         }
+        TenantCommand::Destination(command) => destination(command, &tenancy, &store).await,
         TenantCommand::Disable { slug } => {
             tenancy.set_enabled(&slug, false).await?;
             println!("tenant {slug} disabled");
@@ -665,6 +705,119 @@ async fn tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<(
     };
     store.close().await;
     result
+}
+
+async fn destination(
+    command: DestinationCommand,
+    tenancy: &Tenancy,
+    store: &Store,
+) -> anyhow::Result<()> {
+    match command {
+        DestinationCommand::Add {
+            slug,
+            url,
+            name,
+            event_types,
+            secret,
+        } => {
+            let secret = secret
+                .as_deref()
+                .map(Secret::parse)
+                .transpose()
+                .context("invalid --secret")?;
+            let event_types = if event_types.is_empty() {
+                vec!["*".to_owned()]
+            } else {
+                event_types.iter().map(|f| f.as_str().to_owned()).collect()
+            };
+            let spec = DestinationSpec {
+                name,
+                url,
+                event_types,
+            };
+            let generated = secret.is_none();
+            let created = tenancy.create_destination(&slug, spec, secret).await?;
+            let d = &created.destination;
+            println!(
+                "created destination {} for {slug}: {} ({})",
+                d.id, d.url, d.event_types
+            );
+            if generated {
+                println!(
+                    "signing secret (shown once; the receiver verifies with it): {}",
+                    created.secret.expose_encoded()
+                );
+            }
+        }
+        DestinationCommand::List { slug } => {
+            println!("{:<38} {:<9} {:<24} url", "id", "state", "event types");
+            for d in tenancy.destinations(&slug).await? {
+                let state = if d.enabled { "enabled" } else { "disabled" };
+                println!("{:<38} {state:<9} {:<24} {}", d.id, d.event_types, d.url);
+            }
+        }
+        DestinationCommand::Remove { slug, id } => {
+            if !tenancy.delete_destination(&slug, id).await? {
+                anyhow::bail!("{slug} has no destination {id}");
+            }
+            println!("destination {id} of {slug} removed");
+        }
+        DestinationCommand::Deliveries {
+            slug,
+            id,
+            status,
+            limit,
+        } => {
+            let destination = tenancy
+                .destination(&slug, id)
+                .await?
+                .with_context(|| format!("{slug} has no destination {id}"))?;
+            let statuses = status
+                .iter()
+                .flat_map(|s| s.split(','))
+                .map(|s| match s.trim() {
+                    "pending" => Ok(DeliveryStatus::Pending),
+                    "done" => Ok(DeliveryStatus::Done),
+                    "failed" => Ok(DeliveryStatus::Failed),
+                    "dead" => Ok(DeliveryStatus::Dead),
+                    other => Err(anyhow::anyhow!(
+                        "unknown status {other:?}: pending, done, failed or dead"
+                    )),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let query = DeliveryQuery {
+                destination_id: Some(id),
+                statuses,
+                limit: Some(limit.clamp(1, 500)),
+                ..DeliveryQuery::default()
+            };
+            println!(
+                "{:<38} {:<8} {:>8} {:>6}  last error",
+                "id", "status", "attempts", "http"
+            );
+            for d in store.list_deliveries(destination.tenant_id, &query).await? {
+                println!(
+                    "{:<38} {:<8} {:>8} {:>6}  {}",
+                    d.id,
+                    format!("{:?}", d.status).to_lowercase(),
+                    d.attempts,
+                    d.last_status.map(|s| s.to_string()).unwrap_or_default(),
+                    d.last_error.unwrap_or_default()
+                );
+            }
+        }
+        DestinationCommand::Replay { slug, id } => {
+            let destination = tenancy
+                .destination(&slug, id)
+                .await?
+                .with_context(|| format!("{slug} has no destination {id}"))?;
+            let replayed = store
+                .replay_deliveries(destination.tenant_id, Some(id), &[])
+                .await?;
+            println!("{replayed} deliveries of destination {id} queued again");
+        }
+    }
+    Ok(())
 }
 
 fn from_now(duration: Option<Duration>) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {

@@ -4,6 +4,7 @@ use hookgate::{Settings, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    hookgate_worker::install_tls_provider();
     let cli = Cli::parse();
     // Inspecting an event and printing the OpenAPI document need neither settings nor logs.
     match cli.command {

@@ -70,6 +70,24 @@ pub const CATALOGUE: &[Metric] = &[
         help: "Events claimed per worker batch.",
     },
     Metric {
+        name: "hookgate_forward_deliveries_total",
+        kind: Kind::Counter,
+        labels: &["outcome"],
+        help: "Forwarding attempts, by outcome: delivered (2xx), retry (failed, tried again later), dead (out of attempts), lease_lost.",
+    },
+    Metric {
+        name: "hookgate_forward_duration_seconds",
+        kind: Kind::Histogram,
+        labels: &[],
+        help: "Time of one forwarding attempt, from sending to the destination's answer or the failure.",
+    },
+    Metric {
+        name: "hookgate_forward_backlog",
+        kind: Kind::Gauge,
+        labels: &["status"],
+        help: "Deliveries not done, by status: pending, failed (waiting for a retry), dead (waiting for a replay).",
+    },
+    Metric {
         name: "hookgate_inbox_events",
         kind: Kind::Gauge,
         labels: &["status"],
@@ -176,10 +194,31 @@ pub async fn sample_once(store: &Store, deadline: Duration, backlog: bool) {
         Ok(Err(err)) => {
             metrics::counter!("hookgate_metrics_sample_errors_total").increment(1);
             tracing::debug!(%err, "sampling the inbox gauges failed");
+            return;
         }
         Err(_) => {
             metrics::counter!("hookgate_metrics_sample_errors_total").increment(1);
             tracing::debug!("sampling the inbox gauges timed out");
+            return;
+        }
+    }
+    match tokio::time::timeout(deadline, store.delivery_backlog()).await {
+        Ok(Ok(backlog)) => {
+            for (status, count) in [
+                ("pending", backlog.pending),
+                ("failed", backlog.failed),
+                ("dead", backlog.dead),
+            ] {
+                metrics::gauge!("hookgate_forward_backlog", "status" => status).set(count as f64);
+            }
+        }
+        Ok(Err(err)) => {
+            metrics::counter!("hookgate_metrics_sample_errors_total").increment(1);
+            tracing::debug!(%err, "sampling the delivery gauges failed");
+        }
+        Err(_) => {
+            metrics::counter!("hookgate_metrics_sample_errors_total").increment(1);
+            tracing::debug!("sampling the delivery gauges timed out");
         }
     }
 }

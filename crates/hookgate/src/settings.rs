@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use hookgate_store::DatabaseOptions;
 use hookgate_tenancy::{AdminTokens, SecretsKey, TenantDefaults};
-use hookgate_worker::{Backoff, WorkerSettings};
+use hookgate_worker::{Backoff, ForwarderSettings, WorkerSettings};
 use serde::{Deserialize, Serialize};
 
 /// The development `secrets.key` from `config/development.toml`: public, so refused in production.
@@ -25,6 +25,7 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub tenancy: TenancySettings,
     pub worker: WorkerSection,
+    pub forward: ForwardSettings,
     pub retention: RetentionSettings,
     pub admin: AdminSettings,
     pub secrets: SecretsSettings,
@@ -136,6 +137,19 @@ pub struct IngestSettings {
 pub struct WorkerSection {
     pub concurrency: u32,
     pub batch_size: u64,
+    pub lease_ms: u64,
+    pub poll_interval_ms: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    pub max_attempts: i32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardSettings {
+    pub forwarders: u32,
+    pub concurrency: usize,
+    pub timeout_ms: u64,
     pub lease_ms: u64,
     pub poll_interval_ms: u64,
     pub backoff_base_ms: u64,
@@ -313,6 +327,26 @@ impl Settings {
                 "invalid settings: worker.lease_ms is at most a day, poll_interval_ms an hour, backoff_cap_ms a week"
             );
         }
+        let f = &self.forward;
+        if f.concurrency == 0 || f.timeout_ms == 0 || f.poll_interval_ms == 0 {
+            bail!(
+                "invalid settings: forward.concurrency, timeout_ms and poll_interval_ms must be positive"
+            );
+        }
+        if f.lease_ms < 2 * f.timeout_ms || f.lease_ms > DAY_MS {
+            bail!(
+                "invalid settings: forward.lease_ms must be at least twice forward.timeout_ms (an attempt in flight keeps its delivery) and at most a day"
+            );
+        }
+        if f.max_attempts < 1
+            || f.backoff_base_ms == 0
+            || f.backoff_cap_ms < f.backoff_base_ms
+            || f.backoff_cap_ms > 7 * DAY_MS
+        {
+            bail!(
+                "invalid settings: forward.max_attempts must be at least 1 and 0 < backoff_base_ms <= backoff_cap_ms <= a week"
+            );
+        }
         if self.retention.processed_days > 3650 || self.retention.interval_ms > 7 * DAY_MS {
             bail!(
                 "invalid settings: retention.processed_days is at most 3650 and interval_ms a week"
@@ -409,6 +443,21 @@ impl Settings {
                 base: Duration::from_millis(w.backoff_base_ms),
                 cap: Duration::from_millis(w.backoff_cap_ms),
                 max_attempts: w.max_attempts,
+            },
+        }
+    }
+
+    pub fn forwarder_settings(&self) -> ForwarderSettings {
+        let f = &self.forward;
+        ForwarderSettings {
+            concurrency: f.concurrency,
+            timeout: Duration::from_millis(f.timeout_ms),
+            lease: Duration::from_millis(f.lease_ms),
+            poll_interval: Duration::from_millis(f.poll_interval_ms),
+            backoff: Backoff {
+                base: Duration::from_millis(f.backoff_base_ms),
+                cap: Duration::from_millis(f.backoff_cap_ms),
+                max_attempts: f.max_attempts,
             },
         }
     }

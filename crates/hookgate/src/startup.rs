@@ -10,7 +10,7 @@ use hookgate_tenancy::{Registry, SecretCipher, Tenancy};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-use hookgate_worker::{Worker, WorkerSettings};
+use hookgate_worker::{Forwarder, ForwarderSettings, SecretOpener, Worker, WorkerSettings};
 use tokio::sync::{Notify, watch};
 
 use crate::settings::RetentionSettings;
@@ -50,6 +50,9 @@ pub struct Application {
     role: Role,
     worker: WorkerSettings,
     worker_concurrency: u32,
+    forwarder: ForwarderSettings,
+    forwarders: u32,
+    open_secret: SecretOpener,
     retention: RetentionSettings,
     drain_delay: Duration,
     shutdown_timeout: Duration,
@@ -75,6 +78,12 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
         let addr = listener.local_addr()?;
+        let opener = cipher.clone();
+        let open_secret = SecretOpener(Arc::new(move |tenant_id, stored| {
+            opener
+                .decrypt(tenant_id, stored)
+                .map_err(|err| err.to_string())
+        }));
         let tenancy = Tenancy::new(store.clone(), cipher, Some(registry.clone()));
         let (inbox, inbox_task) = InboxWriter::start(
             store.clone(),
@@ -120,6 +129,9 @@ impl Application {
             role,
             worker: settings.worker_settings(),
             worker_concurrency: settings.worker.concurrency,
+            forwarder: settings.forwarder_settings(),
+            forwarders: settings.forward.forwarders,
+            open_secret,
             retention: settings.retention.clone(),
             drain_delay: Duration::from_millis(settings.server.drain_delay_ms),
             shutdown_timeout: Duration::from_millis(settings.server.shutdown_timeout_ms),
@@ -167,6 +179,9 @@ impl Application {
             role,
             worker,
             worker_concurrency,
+            forwarder,
+            forwarders,
+            open_secret,
             retention,
             drain_delay,
             shutdown_timeout,
@@ -198,13 +213,26 @@ impl Application {
         // aborted.
         let mut workers = Vec::new();
         if role.runs_workers() {
+            let forward_wake = Arc::new(Notify::new());
+            for _ in 0..forwarders {
+                let forwarder = Forwarder::new(
+                    state.store.clone(),
+                    forwarder,
+                    open_secret.clone(),
+                    forward_wake.clone(),
+                )
+                .context("starting a forwarder")?;
+                let stop = stop_rx.clone();
+                workers.push(tokio::spawn(async move { forwarder.run(stop).await }));
+            }
             for _ in 0..worker_concurrency {
-                let worker = Worker::new(state.store.clone(), worker, state.stored.clone());
+                let worker = Worker::new(state.store.clone(), worker, state.stored.clone())
+                    .with_forward_wake(forward_wake.clone());
                 let stop = stop_rx.clone();
                 workers.push(tokio::spawn(async move { worker.run(stop).await }));
             }
             background.push(tokio::spawn(retain(state.store.clone(), retention)));
-            tracing::info!(workers = worker_concurrency, "workers started");
+            tracing::info!(workers = worker_concurrency, forwarders, "workers started");
         }
 
         let readiness = state.readiness.clone();

@@ -94,6 +94,7 @@ where
 }
 
 fn tracer_provider(url: &str, telemetry: &TelemetrySettings) -> anyhow::Result<SdkTracerProvider> {
+    hookgate_worker::install_tls_provider();
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_endpoint(url)

@@ -364,3 +364,79 @@ fn an_unknown_setting_is_refused_by_name() {
         "{stderr}"
     );
 }
+
+#[test]
+fn operators_manage_destinations_from_the_command_line() {
+    let scratch = Scratch::new();
+    let run = |args: &[&str]| hookgate(&scratch, &[], args);
+    assert!(run(&["tenant", "create", "acme"]).status.success());
+    let added = run(&[
+        "tenant",
+        "destination",
+        "add",
+        "acme",
+        "https://example.com/hooks",
+        "--name",
+        "crm",
+        "--event-type",
+        "user.*",
+        "--event-type",
+        "organization.created",
+    ]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let out = text(&added.stdout);
+    assert!(out.contains("user.*,organization.created"), "{out}");
+    let secret_line = out
+        .lines()
+        .find(|l| l.starts_with("signing secret"))
+        .expect("a generated secret is printed once");
+    assert!(secret_line.contains("whsec_"));
+    let id = out
+        .split_whitespace()
+        .nth(2)
+        .expect("created destination <id>")
+        .to_owned();
+
+    let listed = text(&run(&["tenant", "destination", "list", "acme"]).stdout);
+    assert!(listed.contains(&id) && listed.contains("https://example.com/hooks"));
+    assert!(!listed.contains("whsec_"), "the secret is not shown again");
+
+    let deliveries = run(&[
+        "tenant",
+        "destination",
+        "deliveries",
+        "acme",
+        &id,
+        "--status",
+        "dead",
+    ]);
+    assert!(deliveries.status.success(), "{}", text(&deliveries.stderr));
+    let bad_status = run(&[
+        "tenant",
+        "destination",
+        "deliveries",
+        "acme",
+        &id,
+        "--status",
+        "lost",
+    ]);
+    assert!(!bad_status.status.success());
+    let replayed = run(&["tenant", "destination", "replay", "acme", &id]);
+    assert!(text(&replayed.stdout).contains("0 deliveries"));
+
+    let bad_url = run(&["tenant", "destination", "add", "acme", "ftp://example.com/"]);
+    assert!(!bad_url.status.success());
+    assert!(
+        text(&bad_url.stderr).contains("http"),
+        "{}",
+        text(&bad_url.stderr)
+    );
+
+    assert!(
+        run(&["tenant", "destination", "remove", "acme", &id])
+            .status
+            .success()
+    );
+    let again = run(&["tenant", "destination", "remove", "acme", &id]);
+    assert!(!again.status.success());
+}

@@ -136,6 +136,7 @@ async fn sigterm_under_load_loses_nothing(backend: Backend) {
     let mut server = serve(&db.url());
     let base = format!("http://{}", server.addr);
     let url = format!("{base}/api/webhooks/acme");
+    hookgate_worker::install_tls_provider();
     let http = reqwest::Client::new();
 
     // Load: 8 clients sending deliveries back to back until the server stops answering.

@@ -40,26 +40,28 @@ impl Received {
 
 /// An OTLP/HTTP trace receiver on a free port; returns its base URL.
 async fn otlp_receiver(received: Received) -> String {
-    let app = axum::Router::new().route(
-        "/v1/traces",
-        axum::routing::post(move |body: Bytes| {
-            let received = received.clone();
-            async move {
-                let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
-                let mut spans = received.0.lock().unwrap();
-                for resource in request.resource_spans {
-                    for scope in resource.scope_spans {
-                        spans.extend(scope.spans);
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(|| async { "ok" }))
+        .route(
+            "/v1/traces",
+            axum::routing::post(move |body: Bytes| {
+                let received = received.clone();
+                async move {
+                    let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
+                    let mut spans = received.0.lock().unwrap();
+                    for resource in request.resource_spans {
+                        for scope in resource.scope_spans {
+                            spans.extend(scope.spans);
+                        }
                     }
+                    // An empty ExportTraceServiceResponse.
+                    (
+                        [("content-type", "application/x-protobuf")],
+                        Vec::<u8>::new(),
+                    )
                 }
-                // An empty ExportTraceServiceResponse.
-                (
-                    [("content-type", "application/x-protobuf")],
-                    Vec::<u8>::new(),
-                )
-            }
-        }),
-    );
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -126,6 +128,24 @@ async fn spans_reach_an_otlp_receiver_and_no_secret_leaves_the_process() {
 
     let app = TestApp::spawn_role(&settings, hookgate::startup::Role::All).await;
     let tenant = app.tenant("acme").await;
+    // A destination, so the event is forwarded too.
+    let destination: serde_json::Value = app
+        .http
+        .post(app.url("/admin/v1/tenants/acme/destinations"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(
+            &json!({ "name": "hook", "url": format!("{}/hook", settings.telemetry.otlp.endpoint) }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let destination_secret = destination["signing_secret"]
+        .as_str()
+        .expect("the destination's secret is shown once")
+        .to_owned();
 
     // A delivery that continues the caller's trace.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -183,6 +203,18 @@ async fn spans_reach_an_otlp_receiver_and_no_secret_leaves_the_process() {
         .unwrap();
     assert_eq!(wrong_admin.status(), 401);
 
+    let forwarded = eventually(Duration::from_secs(10), || async {
+        let page = app
+            .store
+            .list_deliveries(tenant.id, &hookgate_store::DeliveryQuery::default())
+            .await
+            .unwrap();
+        page.iter()
+            .any(|d| d.status == hookgate_store::DeliveryStatus::Done)
+            .then_some(())
+    })
+    .await;
+    assert!(forwarded.is_some(), "the event is forwarded");
     let processed = eventually(Duration::from_secs(10), || async {
         app.inbox(&tenant, "msg_otel_1")
             .await
@@ -275,6 +307,18 @@ async fn spans_reach_an_otlp_receiver_and_no_secret_leaves_the_process() {
         "apply names the tenant"
     );
 
+    // Forwarding: in the same trace, a child of the ingest span.
+    let forward = received
+        .named("forward")
+        .into_iter()
+        .find(|s| attr(s, "svix_id").as_deref() == Some("msg_otel_1"))
+        .expect("a forward span for the event");
+    assert_eq!(forward.parent_span_id, ingest.span_id);
+    assert_eq!(hex(&forward.trace_id), trace_id);
+    assert_eq!(attr(&forward, "status_code").as_deref(), Some("200"));
+    assert_eq!(attr(&forward, "outcome").as_deref(), Some("delivered"));
+    assert_eq!(attr(&forward, "attempt").as_deref(), Some("1"));
+
     // The forged delivery is traced too, as a rejection.
     assert!(
         received
@@ -304,6 +348,11 @@ async fn spans_reach_an_otlp_receiver_and_no_secret_leaves_the_process() {
         ("signature", signature_value.as_str()),
         ("tenant API key", api_key.as_str()),
         ("admin token", ADMIN_TOKEN),
+        ("destination secret", destination_secret.as_str()),
+        (
+            "destination secret bytes",
+            destination_secret.trim_start_matches("whsec_"),
+        ),
         ("secrets key", secrets_key.as_str()),
     ] {
         assert!(!logs.contains(secret), "the {what} appears in the logs");

@@ -8,6 +8,7 @@ mod api_keys;
 mod connection;
 pub mod entities;
 mod error;
+mod forward;
 mod group_commit;
 mod inbox;
 mod queue;
@@ -17,11 +18,17 @@ mod tenants;
 
 pub use connection::{Backend, DatabaseOptions, PoolUsage, Store};
 pub use entities::api_key::Model as ApiKey;
+pub use entities::delivery::{DeliveryStatus, Model as Delivery};
+pub use entities::destination::Model as Destination;
 pub use entities::event_attempt::Model as EventAttempt;
 pub use entities::inbox_event::{InboxStatus, Model as InboxEvent};
 pub use entities::tenant::Model as Tenant;
 pub use entities::tenant_secret::Model as TenantSecret;
 pub use error::StoreError;
+pub use forward::{
+    Attempt, DeliveryBacklog, DeliveryJob, DeliveryOutcome, DeliveryQuery, DestinationPatch,
+    NewDestination,
+};
 pub use group_commit::{GroupCommitOptions, InboxWriter, InboxWriterTask, SubmitError};
 pub use inbox::{InsertOutcome, NewInboxEvent};
 pub use queue::{Backlog, EventQuery, InboxSummary, Outcome, Prepared, QueueStats, RetryPolicy};

@@ -29,6 +29,8 @@ pub struct Prepared {
     pub decoded: Result<(ClerkEvent, serde_json::Value), String>,
     /// The span the event is applied in; its `outcome` field is recorded when known.
     pub span: tracing::Span,
+    /// The destinations the event goes to once applied: queued in the same transaction.
+    pub forward_to: Vec<Uuid>,
 }
 
 /// What became of one event of a batch.
@@ -113,33 +115,12 @@ impl Store {
         limit: u64,
         lease: Duration,
     ) -> Result<Vec<InboxEvent>, StoreError> {
-        let now = Utc::now();
-        let lease_until =
-            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
-        let backend = self.writer.get_database_backend();
-        let skip_locked = if backend == DbBackend::Postgres {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        let (p1, p2, p3, p4) = placeholders(backend);
-        let sql = format!(
-            "UPDATE inbox_events SET lease_owner = {p1}, lease_until = {p2} \
-             WHERE id IN (SELECT id FROM inbox_events \
-               WHERE status IN ('pending', 'failed') AND next_attempt_at <= {p3} \
-                 AND (lease_until IS NULL OR lease_until < {p3}) \
-               ORDER BY next_attempt_at LIMIT {p4} {skip_locked}) \
-             RETURNING *"
-        );
-        let statement = Statement::from_sql_and_values(
-            backend,
-            sql,
-            [
-                owner.into(),
-                lease_until.into(),
-                now.into(),
-                (limit as i64).into(),
-            ],
+        let statement = claim_statement(
+            self.writer.get_database_backend(),
+            "inbox_events",
+            owner,
+            limit,
+            lease,
         );
         let mut claimed = inbox_event::Entity::find()
             .from_raw_sql(statement)
@@ -310,6 +291,11 @@ impl Store {
                 .column(inbox_event::Column::Id)
                 .filter(inbox_event::Column::Status.eq(InboxStatus::Done))
                 .filter(inbox_event::Column::ProcessedAt.lt(cutoff))
+                // An event still on its way to a destination keeps its body.
+                .filter(Expr::cust(
+                    "NOT EXISTS (SELECT 1 FROM deliveries d \
+                     WHERE d.inbox_event_id = inbox_events.id AND d.status <> 'done')",
+                ))
                 .limit(1000)
                 .into_tuple()
                 .all(&self.reader)
@@ -491,6 +477,14 @@ async fn process_one(
             let savepoint = txn.begin().await?;
             match sync::apply_event(&savepoint, item.inbox.tenant_id, id, &event, data).await {
                 Ok(applied) => {
+                    crate::forward::enqueue(
+                        &savepoint,
+                        item.inbox.tenant_id,
+                        id,
+                        &item.forward_to,
+                        now,
+                    )
+                    .await?;
                     let outcome =
                         finish(&savepoint, owner, &item.inbox, Finish::Done(applied), now).await?;
                     // Another worker owns the event now: leave its effect to that worker.
@@ -609,6 +603,46 @@ async fn finish(
         .await?;
     }
     Ok(outcome)
+}
+
+/// `UPDATE <table>` leasing up to `limit` due rows (pending or failed, due, and not leased by a
+/// live owner) to `owner`, `RETURNING *`. The inbox and the deliveries share the columns this
+/// needs. On PostgreSQL concurrent claimers skip each other's rows (`FOR UPDATE SKIP LOCKED`);
+/// SQLite has one writer, so claims are serial anyway.
+pub(crate) fn claim_statement(
+    backend: DbBackend,
+    table: &'static str,
+    owner: &str,
+    limit: u64,
+    lease: Duration,
+) -> Statement {
+    let now = Utc::now();
+    let lease_until =
+        now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+    let skip_locked = if backend == DbBackend::Postgres {
+        "FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let (p1, p2, p3, p4) = placeholders(backend);
+    let sql = format!(
+        "UPDATE {table} SET lease_owner = {p1}, lease_until = {p2} \
+         WHERE id IN (SELECT id FROM {table} \
+           WHERE status IN ('pending', 'failed') AND next_attempt_at <= {p3} \
+             AND (lease_until IS NULL OR lease_until < {p3}) \
+           ORDER BY next_attempt_at LIMIT {p4} {skip_locked}) \
+         RETURNING *"
+    );
+    Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            owner.into(),
+            lease_until.into(),
+            now.into(),
+            (limit as i64).into(),
+        ],
+    )
 }
 
 fn placeholders(backend: DbBackend) -> (&'static str, &'static str, &'static str, &'static str) {

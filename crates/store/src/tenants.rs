@@ -234,6 +234,8 @@ impl Store {
             "?1"
         };
         for table in [
+            "deliveries",
+            "destinations",
             "event_attempts",
             "inbox_events",
             "users",

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod cipher;
+mod destinations;
 mod rate_limit;
 mod registry;
 mod service;
@@ -15,6 +16,7 @@ pub use cipher::{CipherError, SecretCipher, SecretsKey, SecretsKeyError};
 pub use rate_limit::RateLimiter;
 pub use registry::{Loaded, Registry, RegistryError, TenantDefaults, TenantEntry};
 // What the HTTP layer needs to verify a delivery with a tenant's verifier.
+pub use destinations::{CreatedDestination, DestinationChange, DestinationSpec};
 pub use hookgate_verify::{HeaderError, HeaderLookup, Secret, VerifyError, WebhookHeaders};
 pub use service::{CreatedTenant, Tenancy, TenancyError};
 pub use slug::{TenantSlug, TenantSlugError};

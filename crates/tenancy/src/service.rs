@@ -198,6 +198,10 @@ impl Tenancy {
         &self.store
     }
 
+    pub(crate) fn cipher(&self) -> &SecretCipher {
+        &self.cipher
+    }
+
     pub(crate) async fn tenant(&self, slug: &TenantSlug) -> Result<Tenant, TenancyError> {
         self.store
             .find_tenant_by_slug(slug.as_str())

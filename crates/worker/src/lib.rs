@@ -2,8 +2,12 @@
 //! one transaction, and retry failures with exponential backoff until they are dead.
 
 mod backoff;
+mod forwarder;
 mod trace_context;
 mod worker;
 
 pub use backoff::Backoff;
+pub use forwarder::{
+    Forwarder, ForwarderError, ForwarderSettings, SecretOpener, install_tls_provider,
+};
 pub use worker::{BatchReport, Worker, WorkerSettings};

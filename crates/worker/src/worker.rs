@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hookgate_events::{ClerkEvent, Envelope};
+use hookgate_events::{ClerkEvent, Envelope, EventFilter};
 use hookgate_store::{InboxEvent, Outcome, Prepared, Store, StoreError};
 use tokio::sync::{Notify, watch};
 
@@ -36,6 +36,8 @@ pub struct Worker {
     settings: WorkerSettings,
     owner: String,
     wake: Arc<Notify>,
+    /// Notified when a batch queued deliveries, so the forwarders start at once.
+    forward_wake: Option<Arc<Notify>>,
 }
 
 impl Worker {
@@ -47,7 +49,14 @@ impl Worker {
             settings,
             owner,
             wake,
+            forward_wake: None,
         }
+    }
+
+    /// Wakes `forwarders` whenever a batch queues deliveries.
+    pub fn with_forward_wake(mut self, forwarders: Arc<Notify>) -> Self {
+        self.forward_wake = Some(forwarders);
+        self
     }
 
     pub fn owner(&self) -> &str {
@@ -80,7 +89,19 @@ impl Worker {
             })
             .collect();
         metrics::histogram!("hookgate_worker_batch_size").record(claimed.len() as f64);
-        let mut batch: Vec<Prepared> = claimed.into_iter().map(prepare).collect();
+        let mut tenants: Vec<_> = claimed.iter().map(|e| e.tenant_id).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        let destinations = self.store.enabled_destinations(&tenants).await?;
+        let mut batch: Vec<Prepared> = claimed
+            .into_iter()
+            .map(|inbox| {
+                let mut prepared = prepare(inbox);
+                prepared.forward_to = routes(&prepared, &destinations);
+                prepared
+            })
+            .collect();
+        let forwards = batch.iter().any(|p| !p.forward_to.is_empty());
         // Every worker writes the rows of a batch in one global order (kind, then Clerk id), so
         // two batches touching the same rows cannot deadlock on PostgreSQL. Order within one
         // object does not matter: applies are guarded by version.
@@ -94,6 +115,9 @@ impl Worker {
             .store
             .process_batch(&self.owner, batch, &self.settings.backoff)
             .await?;
+        if forwards && let Some(forward) = &self.forward_wake {
+            forward.notify_one();
+        }
         let now = chrono::Utc::now();
         for (id, outcome) in outcomes {
             metrics::counter!("hookgate_apply_total", "outcome" => outcome.label()).increment(1);
@@ -183,7 +207,34 @@ fn prepare(inbox: InboxEvent) -> Prepared {
         inbox,
         decoded,
         span,
+        forward_to: Vec::new(),
     }
+}
+
+/// The enabled destinations of the event's tenant whose patterns match its type. An event that
+/// does not decode goes nowhere (it will not be applied either).
+fn routes(
+    prepared: &Prepared,
+    destinations: &std::collections::HashMap<
+        hookgate_store::Uuid,
+        Vec<hookgate_store::Destination>,
+    >,
+) -> Vec<hookgate_store::Uuid> {
+    let Ok((event, _)) = &prepared.decoded else {
+        return Vec::new();
+    };
+    let Some(candidates) = destinations.get(&prepared.inbox.tenant_id) else {
+        return Vec::new();
+    };
+    candidates
+        .iter()
+        .filter(|d| {
+            d.event_type_patterns().any(|pattern| {
+                EventFilter::parse(pattern).is_ok_and(|f| f.matches(&event.event_type))
+            })
+        })
+        .map(|d| d.id)
+        .collect()
 }
 
 /// The typed event and the raw `data` Clerk sent (kept whole in the sync row).

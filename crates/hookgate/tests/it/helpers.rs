@@ -70,6 +70,7 @@ impl TestApp {
 
     pub async fn spawn_role(settings: &Settings, role: Role) -> Self {
         LazyLock::force(&TRACING);
+        hookgate_worker::install_tls_provider();
         let app = Application::build(settings, role)
             .await
             .expect("application starts");

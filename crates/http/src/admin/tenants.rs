@@ -81,7 +81,7 @@ impl From<ApiKey> for KeyView {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct List<T> {
-    data: Vec<T>,
+    pub(crate) data: Vec<T>,
 }
 
 #[utoipa::path(get, operation_id = "admin_tenants_list", path = "/admin/v1/tenants", tag = "admin", security(("admin_token" = [])), responses((status = 200, description = "ok", body = List<TenantView>), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
@@ -491,7 +491,7 @@ async fn revoke_secret(
     }
 }
 
-fn parse_slug(slug: &str) -> Result<TenantSlug, ApiError> {
+pub(crate) fn parse_slug(slug: &str) -> Result<TenantSlug, ApiError> {
     TenantSlug::parse(slug).map_err(|err| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,6 +1,8 @@
 //! sea-orm entities, one per table.
 
 pub mod api_key;
+pub mod delivery;
+pub mod destination;
 pub mod event_attempt;
 pub mod inbox_event;
 pub mod sync;

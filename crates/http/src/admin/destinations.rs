@@ -1,0 +1,335 @@
+//! A tenant's destinations (where its events are forwarded) and their deliveries.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hookgate_events::EventFilter;
+use hookgate_store::{Delivery, DeliveryQuery, DeliveryStatus, Destination, Uuid};
+use hookgate_tenancy::{DestinationChange, DestinationSpec, Secret, TenantSlug};
+use serde::{Deserialize, Serialize};
+
+use super::tenants::{List, parse_slug, tenancy_error};
+use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::{ApiError, AppState};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tenants/{slug}/destinations", get(list).post(create))
+        .route(
+            "/tenants/{slug}/destinations/{id}",
+            get(show).patch(update).delete(remove),
+        )
+        .route(
+            "/tenants/{slug}/destinations/{id}/deliveries",
+            get(deliveries),
+        )
+        .route(
+            "/tenants/{slug}/destinations/{id}/deliveries/replay",
+            post(replay),
+        )
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct DestinationView {
+    id: Uuid,
+    name: String,
+    url: String,
+    /// Event type patterns (`*` and `?` globs); an event matching any of them is forwarded.
+    event_types: Vec<String>,
+    enabled: bool,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Destination> for DestinationView {
+    fn from(d: Destination) -> Self {
+        Self {
+            event_types: d.event_type_patterns().map(str::to_owned).collect(),
+            id: d.id,
+            name: d.name,
+            url: d.url,
+            enabled: d.enabled,
+            created_at: d.created_at.to_rfc3339(),
+            updated_at: d.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+// No Debug: it may carry a signing secret.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct CreateDestination {
+    name: String,
+    /// `http://` or `https://`; redirects are not followed.
+    url: String,
+    /// Event type patterns; `["*"]` when absent.
+    #[serde(default)]
+    event_types: Option<Vec<String>>,
+    /// The secret hookgate signs forwarded events with (`whsec_…`); generated (and returned
+    /// once) when absent.
+    signing_secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct CreatedDestination {
+    destination: DestinationView,
+    /// The destination's signing secret: shown this once, stored encrypted.
+    signing_secret: String,
+}
+
+#[utoipa::path(get, operation_id = "admin_destinations_list", path = "/admin/v1/tenants/{slug}/destinations", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = List<DestinationView>), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody)))]
+async fn list(
+    State(state): State<AppState>,
+    AppPath(slug): AppPath<String>,
+) -> Result<Json<List<DestinationView>>, ApiError> {
+    let slug = parse_slug(&slug)?;
+    let destinations = state
+        .tenancy
+        .destinations(&slug)
+        .await
+        .map_err(tenancy_error)?;
+    Ok(Json(List {
+        data: destinations
+            .into_iter()
+            .map(DestinationView::from)
+            .collect(),
+    }))
+}
+
+#[utoipa::path(post, operation_id = "admin_destinations_create", path = "/admin/v1/tenants/{slug}/destinations", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = CreateDestination, responses((status = 201, description = "created; the signing secret is shown this once", body = CreatedDestination), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody), (status = 422, description = "invalid name, url, event type pattern or secret", body = crate::error::ErrorBody)))]
+async fn create(
+    State(state): State<AppState>,
+    AppPath(slug): AppPath<String>,
+    AppJson(body): AppJson<CreateDestination>,
+) -> Result<(StatusCode, Json<CreatedDestination>), ApiError> {
+    let slug = parse_slug(&slug)?;
+    let secret = body
+        .signing_secret
+        .as_deref()
+        .map(Secret::parse)
+        .transpose()
+        .map_err(|err| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_secret",
+                err.to_string(),
+            )
+        })?;
+    let event_types = patterns(body.event_types.unwrap_or_else(|| vec!["*".into()]))?;
+    let spec = DestinationSpec {
+        name: body.name,
+        url: body.url,
+        event_types,
+    };
+    let created = state
+        .tenancy
+        .create_destination(&slug, spec, secret)
+        .await
+        .map_err(tenancy_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedDestination {
+            destination: created.destination.into(),
+            signing_secret: created.secret.expose_encoded(),
+        }),
+    ))
+}
+
+#[utoipa::path(get, operation_id = "admin_destinations_show", path = "/admin/v1/tenants/{slug}/destinations/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), responses((status = 200, description = "ok", body = DestinationView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody)))]
+async fn show(
+    State(state): State<AppState>,
+    AppPath((slug, id)): AppPath<(String, Uuid)>,
+) -> Result<Json<DestinationView>, ApiError> {
+    let slug = parse_slug(&slug)?;
+    let destination = state
+        .tenancy
+        .destination(&slug, id)
+        .await
+        .map_err(tenancy_error)?
+        .ok_or_else(no_destination)?;
+    Ok(Json(destination.into()))
+}
+
+/// Fields to change; absent ones stay as they are.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub(crate) struct UpdateDestination {
+    name: Option<String>,
+    url: Option<String>,
+    event_types: Option<Vec<String>>,
+    /// A disabled destination gets no new deliveries; those already queued are still attempted.
+    enabled: Option<bool>,
+}
+
+#[utoipa::path(patch, operation_id = "admin_destinations_update", path = "/admin/v1/tenants/{slug}/destinations/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), request_body = UpdateDestination, responses((status = 200, description = "ok", body = DestinationView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody), (status = 422, description = "invalid name, url or event type pattern", body = crate::error::ErrorBody)))]
+async fn update(
+    State(state): State<AppState>,
+    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppJson(body): AppJson<UpdateDestination>,
+) -> Result<Json<DestinationView>, ApiError> {
+    let slug = parse_slug(&slug)?;
+    let change = DestinationChange {
+        name: body.name,
+        url: body.url,
+        event_types: body.event_types.map(patterns).transpose()?,
+        enabled: body.enabled,
+    };
+    let destination = state
+        .tenancy
+        .update_destination(&slug, id, change)
+        .await
+        .map_err(tenancy_error)?
+        .ok_or_else(no_destination)?;
+    Ok(Json(destination.into()))
+}
+
+#[utoipa::path(delete, operation_id = "admin_destinations_delete", path = "/admin/v1/tenants/{slug}/destinations/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), responses((status = 204, description = "deleted, with its deliveries"), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody)))]
+async fn remove(
+    State(state): State<AppState>,
+    AppPath((slug, id)): AppPath<(String, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    let slug = parse_slug(&slug)?;
+    if state
+        .tenancy
+        .delete_destination(&slug, id)
+        .await
+        .map_err(tenancy_error)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(no_destination())
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(crate) struct DeliveryParams {
+    /// `pending`, `done`, `failed` or `dead`; comma-separated for several.
+    status: Option<String>,
+    /// Newest first, starting after this delivery id (the previous page's `next`).
+    before: Option<Uuid>,
+    /// 1 to 500; 100 by default.
+    limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct DeliveryPage {
+    #[schema(value_type = Vec<Object>)]
+    data: Vec<Delivery>,
+    /// Pass as `before` for the next page; absent on the last one.
+    next: Option<Uuid>,
+}
+
+#[utoipa::path(get, operation_id = "admin_destinations_deliveries", path = "/admin/v1/tenants/{slug}/destinations/{id}/deliveries", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id"), DeliveryParams), responses((status = 200, description = "newest first", body = DeliveryPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody), (status = 422, description = "invalid filter", body = crate::error::ErrorBody)))]
+async fn deliveries(
+    State(state): State<AppState>,
+    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppQuery(params): AppQuery<DeliveryParams>,
+) -> Result<Json<DeliveryPage>, ApiError> {
+    let slug = parse_slug(&slug)?;
+    let tenant_id = destination_of(&state, &slug, id).await?;
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            "limit must be between 1 and 500",
+        ));
+    }
+    let query = DeliveryQuery {
+        destination_id: Some(id),
+        inbox_event_id: None,
+        statuses: statuses(params.status.as_deref())?,
+        before_id: params.before,
+        limit: Some(limit + 1),
+    };
+    let mut data = state
+        .store
+        .list_deliveries(tenant_id, &query)
+        .await
+        .map_err(|err| ApiError::storage(&err, state.ingest.retry_after_secs))?;
+    let next = if data.len() as u64 > limit {
+        data.truncate(limit as usize);
+        data.last().map(|d| d.id)
+    } else {
+        None
+    };
+    Ok(Json(DeliveryPage { data, next }))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub(crate) struct ReplayDeliveries {
+    /// These deliveries only; every failed or dead delivery of the destination when absent.
+    #[serde(default)]
+    ids: Vec<Uuid>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Replayed {
+    replayed: u64,
+}
+
+#[utoipa::path(post, operation_id = "admin_destinations_replay", path = "/admin/v1/tenants/{slug}/destinations/{id}/deliveries/replay", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), request_body = Option<ReplayDeliveries>, responses((status = 200, description = "failed and dead deliveries queued again with a fresh count of attempts", body = Replayed), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody)))]
+async fn replay(
+    State(state): State<AppState>,
+    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    body: Option<Json<ReplayDeliveries>>,
+) -> Result<Json<Replayed>, ApiError> {
+    let slug = parse_slug(&slug)?;
+    let tenant_id = destination_of(&state, &slug, id).await?;
+    let ids = body.map(|Json(b)| b.ids).unwrap_or_default();
+    let replayed = state
+        .store
+        .replay_deliveries(tenant_id, Some(id), &ids)
+        .await
+        .map_err(|err| ApiError::storage(&err, state.ingest.retry_after_secs))?;
+    Ok(Json(Replayed { replayed }))
+}
+
+/// The tenant id owning destination `id`, or 404.
+async fn destination_of(state: &AppState, slug: &TenantSlug, id: Uuid) -> Result<Uuid, ApiError> {
+    state
+        .tenancy
+        .destination(slug, id)
+        .await
+        .map_err(tenancy_error)?
+        .map(|d| d.tenant_id)
+        .ok_or_else(no_destination)
+}
+
+fn patterns(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
+    raw.into_iter()
+        .map(|pattern| {
+            EventFilter::parse(&pattern)
+                .map(|f| f.as_str().to_owned())
+                .map_err(|err| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_event_type",
+                        format!("{pattern:?}: {err}"),
+                    )
+                })
+        })
+        .collect()
+}
+
+fn statuses(raw: Option<&str>) -> Result<Vec<DeliveryStatus>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(|s| match s.trim() {
+            "pending" => Ok(DeliveryStatus::Pending),
+            "done" => Ok(DeliveryStatus::Done),
+            "failed" => Ok(DeliveryStatus::Failed),
+            "dead" => Ok(DeliveryStatus::Dead),
+            other => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_query",
+                format!("unknown delivery status {other:?}: pending, done, failed or dead"),
+            )),
+        })
+        .collect()
+}
+
+fn no_destination() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such destination")
+}
