@@ -47,7 +47,7 @@ pub struct TelemetrySettings {
 pub struct OtlpSettings {
     /// Base URL of an OTLP/HTTP receiver; `/v1/traces` is appended. Empty: nothing is exported.
     pub endpoint: String,
-    /// Share of new traces kept (0.0–1.0); a sampled parent from `traceparent` is always kept.
+    /// Share of traces exported (0.0–1.0), decided by trace id.
     pub sampling_ratio: f64,
     pub timeout_ms: u64,
 }
@@ -228,6 +228,28 @@ fn url_without_password<S: serde::Serializer>(
 }
 
 fn redact_password(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((url, query)) => (url, Some(query)),
+        None => (url, None),
+    };
+    let mut redacted = redact_userinfo(url);
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                    format!("{key}=[redacted]")
+                }
+                _ => param.to_owned(),
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&params.join("&"));
+    }
+    redacted
+}
+
+fn redact_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -333,9 +355,9 @@ impl Settings {
                 "invalid settings: forward.concurrency, timeout_ms and poll_interval_ms must be positive"
             );
         }
-        if f.lease_ms < 2 * f.timeout_ms || f.lease_ms > DAY_MS {
+        if f.timeout_ms > DAY_MS / 24 || f.lease_ms < 2 * f.timeout_ms || f.lease_ms > DAY_MS {
             bail!(
-                "invalid settings: forward.lease_ms must be at least twice forward.timeout_ms (an attempt in flight keeps its delivery) and at most a day"
+                "invalid settings: forward.timeout_ms is at most an hour, and forward.lease_ms at least twice forward.timeout_ms (an attempt in flight keeps its delivery) and at most a day"
             );
         }
         if f.max_attempts < 1
@@ -542,6 +564,10 @@ mod tests {
         assert_eq!(
             redact_password("postgres://db/hookgate?user=x"),
             "postgres://db/hookgate?user=x"
+        );
+        assert_eq!(
+            redact_password("postgres://db/hookgate?user=x&password=hunter2&sslmode=require"),
+            "postgres://db/hookgate?user=x&password=[redacted]&sslmode=require"
         );
         let mut settings = Settings::load_from(&config_dir(), "development", false).unwrap();
         settings.database.url = Redacted::new("postgres://hookgate:pw-123@db:5432/hookgate");

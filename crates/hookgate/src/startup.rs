@@ -187,7 +187,7 @@ impl Application {
             shutdown_timeout,
             refresh_interval,
         } = self;
-        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let (stop_tx, stop_rx) = watch::channel(false);
 
         let registry = state.registry.clone();
         let refresh = tokio::spawn(async move { registry.refresh_every(refresh_interval).await });
@@ -239,11 +239,16 @@ impl Application {
         let store = state.store.clone();
         let app = hookgate_http::router(state);
         tracing::info!(%addr, "hookgate listening");
+        let (listener_stop_tx, mut listener_stop) = watch::channel(false);
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
+            let _ = listener_stop.wait_for(|stop| *stop).await;
         });
         let mut server = std::pin::pin!(server.into_future());
 
+        // One deadline for everything after the drain delay: in-flight requests, the inbox
+        // flush, the workers' last batches and closing the pools. Whatever is still busy then is
+        // dropped: nothing acknowledged is lost (acknowledged rows are committed) and leases expire.
+        let mut deadline = tokio::time::Instant::now() + shutdown_timeout;
         let result = tokio::select! {
             result = &mut server => result.context("server failed"),
             () = shutdown => {
@@ -254,12 +259,13 @@ impl Application {
                     result = &mut server => Some(result.context("server failed while draining")),
                     () = tokio::time::sleep(drain_delay) => None,
                 };
+                deadline = tokio::time::Instant::now() + shutdown_timeout;
                 match drained_early {
                     Some(result) => result,
                     None => {
                         tracing::info!("closing the listener; finishing in-flight requests");
-                        let _ = stop_tx.send(true);
-                        match tokio::time::timeout(shutdown_timeout, &mut server).await {
+                        let _ = listener_stop_tx.send(true);
+                        match tokio::time::timeout_at(deadline, &mut server).await {
                             Ok(result) => result.context("server failed while draining"),
                             Err(_) => {
                                 tracing::warn!(?shutdown_timeout, "requests still in flight at the shutdown deadline");
@@ -272,12 +278,18 @@ impl Application {
         };
         // Every request has been answered; store what is still queued (nothing acknowledged is
         // waiting there, but a request that timed out may have left its delivery behind).
-        inbox_task.stop().await;
+        if tokio::time::timeout_at(deadline, inbox_task.stop())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "deliveries still queued for storage at the shutdown deadline; none was acknowledged"
+            );
+        }
+        // Then the workers and forwarders finish what they hold and release their leases.
         let _ = stop_tx.send(true);
-        // Workers finish the batch in hand and release their leases, within the same deadline;
-        // a worker stuck on the database past it is dropped, and its leases simply expire.
         let aborts: Vec<_> = workers.iter().map(|w| w.abort_handle()).collect();
-        let joined = tokio::time::timeout(shutdown_timeout, async {
+        let joined = tokio::time::timeout_at(deadline, async {
             for worker in workers {
                 let _ = worker.await;
             }
@@ -297,7 +309,12 @@ impl Application {
             task.abort();
             let _ = task.await;
         }
-        store.close().await;
+        if tokio::time::timeout_at(deadline, store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still busy at the shutdown deadline");
+        }
         tracing::info!("hookgate stopped");
         result
     }

@@ -70,7 +70,9 @@ where
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
-            .with_span_list(false)
+            // Every span of the line's context, so `request_id` (on the request span) is on each
+            // line logged inside ingest, verify or store.
+            .with_span_list(true)
             .with_writer(writer)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
@@ -103,9 +105,10 @@ fn tracer_provider(url: &str, telemetry: &TelemetrySettings) -> anyhow::Result<S
         .context("building the OTLP span exporter")?;
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            telemetry.otlp.sampling_ratio,
-        ))))
+        // By trace id alone, not parent-based: every span of a trace gets the same decision,
+        // and a caller's `traceparent` (anyone can send one to the public ingest route) picks
+        // the trace id but cannot force its trace to be exported.
+        .with_sampler(Sampler::TraceIdRatioBased(telemetry.otlp.sampling_ratio))
         .with_resource(
             Resource::builder()
                 .with_service_name(telemetry.service_name.clone())

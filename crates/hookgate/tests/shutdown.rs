@@ -242,7 +242,7 @@ async fn sigterm_under_load_loses_nothing(backend: Backend) {
     );
 
     let during_drain = answered.iter().filter(|(_, after)| *after).count();
-    assert!(answered.len() > 50, "load ran: {} answered", answered.len());
+    assert!(answered.len() > 10, "load ran: {} answered", answered.len());
     assert!(during_drain > 0, "requests were served while draining");
     answered.push(("msg_slow".into(), true));
     for (svix_id, _) in &answered {

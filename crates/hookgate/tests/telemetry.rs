@@ -21,6 +21,9 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
 use serde_json::json;
 
+/// A credential in a destination's URL, as some receivers take one.
+const DESTINATION_TOKEN: &str = "tok-3f9c1a7e5b";
+
 /// Every span the receiver was sent.
 #[derive(Clone, Default)]
 struct Received(Arc<Mutex<Vec<Span>>>);
@@ -134,7 +137,7 @@ async fn spans_reach_an_otlp_receiver_and_no_secret_leaves_the_process() {
         .post(app.url("/admin/v1/tenants/acme/destinations"))
         .bearer_auth(ADMIN_TOKEN)
         .json(
-            &json!({ "name": "hook", "url": format!("{}/hook", settings.telemetry.otlp.endpoint) }),
+            &json!({ "name": "hook", "url": format!("{}/hook?token={DESTINATION_TOKEN}", settings.telemetry.otlp.endpoint) }),
         )
         .send()
         .await
@@ -348,6 +351,7 @@ async fn spans_reach_an_otlp_receiver_and_no_secret_leaves_the_process() {
         ("signature", signature_value.as_str()),
         ("tenant API key", api_key.as_str()),
         ("admin token", ADMIN_TOKEN),
+        ("destination URL token", DESTINATION_TOKEN),
         ("destination secret", destination_secret.as_str()),
         (
             "destination secret bytes",

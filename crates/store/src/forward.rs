@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _,
+    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 use uuid::Uuid;
 
@@ -49,7 +49,7 @@ pub struct DestinationPatch {
 }
 
 /// A claimed delivery with what it takes to attempt it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DeliveryJob {
     pub delivery: Delivery,
     pub url: String,
@@ -60,6 +60,17 @@ pub struct DeliveryJob {
     /// The event exactly as Clerk sent it.
     pub body: Vec<u8>,
     pub trace_parent: Option<String>,
+}
+
+impl std::fmt::Debug for DeliveryJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Neither the event (personal data) nor the sealed secret.
+        f.debug_struct("DeliveryJob")
+            .field("delivery", &self.delivery)
+            .field("svix_id", &self.svix_id)
+            .field("event_type", &self.event_type)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What an attempt came to.
@@ -383,40 +394,48 @@ impl Store {
     }
 
     /// Sends a tenant's failed or dead deliveries (of one destination, or these ids) again now,
-    /// with a fresh count of attempts. Delivered ones are left alone. Returns how many.
+    /// with a fresh count of attempts. Delivered ones, and one a forwarder is attempting right
+    /// now, are left alone. Returns how many.
     pub async fn replay_deliveries(
         &self,
         tenant_id: Uuid,
         destination_id: Option<Uuid>,
         ids: &[Uuid],
     ) -> Result<u64, StoreError> {
-        let mut update = delivery::Entity::update_many()
-            .col_expr(
-                delivery::Column::Status,
-                Expr::value(DeliveryStatus::Pending),
-            )
-            .col_expr(delivery::Column::Attempts, Expr::value(0))
-            .col_expr(
-                delivery::Column::NextAttemptAt,
-                Expr::value(Some(Utc::now())),
-            )
-            .col_expr(
-                delivery::Column::LeaseOwner,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                delivery::Column::LeaseUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .filter(delivery::Column::TenantId.eq(tenant_id))
-            .filter(delivery::Column::Status.is_in([DeliveryStatus::Failed, DeliveryStatus::Dead]));
-        if let Some(destination_id) = destination_id {
-            update = update.filter(delivery::Column::DestinationId.eq(destination_id));
+        let chunks: Vec<Option<&[Uuid]>> = if ids.is_empty() {
+            vec![None]
+        } else {
+            ids.chunks(500).map(Some).collect()
+        };
+        let mut replayed = 0;
+        for chunk in chunks {
+            let now = Utc::now();
+            let mut update = delivery::Entity::update_many()
+                .col_expr(
+                    delivery::Column::Status,
+                    Expr::value(DeliveryStatus::Pending),
+                )
+                .col_expr(delivery::Column::Attempts, Expr::value(0))
+                .col_expr(delivery::Column::NextAttemptAt, Expr::value(Some(now)))
+                .filter(delivery::Column::TenantId.eq(tenant_id))
+                .filter(
+                    delivery::Column::Status.is_in([DeliveryStatus::Failed, DeliveryStatus::Dead]),
+                )
+                // Taking a delivery from the forwarder attempting it would send it twice.
+                .filter(
+                    Condition::any()
+                        .add(delivery::Column::LeaseUntil.is_null())
+                        .add(delivery::Column::LeaseUntil.lt(now)),
+                );
+            if let Some(destination_id) = destination_id {
+                update = update.filter(delivery::Column::DestinationId.eq(destination_id));
+            }
+            if let Some(chunk) = chunk {
+                update = update.filter(delivery::Column::Id.is_in(chunk.iter().copied()));
+            }
+            replayed += update.exec(&self.writer).await?.rows_affected;
         }
-        if !ids.is_empty() {
-            update = update.filter(delivery::Column::Id.is_in(ids.iter().copied()));
-        }
-        Ok(update.exec(&self.writer).await?.rows_affected)
+        Ok(replayed)
     }
 
     /// Counts the deliveries not done, over all tenants.

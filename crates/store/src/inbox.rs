@@ -51,13 +51,24 @@ impl Store {
         &self,
         events: Vec<(Uuid, NewInboxEvent)>,
     ) -> Result<Vec<InsertOutcome>, StoreError> {
+        // Every writer inserts in one order (tenant, svix id), so two processes whose batches
+        // share deliveries cannot deadlock on the unique index (PostgreSQL).
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (ta, ea) = &events[a];
+            let (tb, eb) = &events[b];
+            (ta, &ea.svix_id).cmp(&(tb, &eb.svix_id))
+        });
+        let mut slots: Vec<Option<(Uuid, NewInboxEvent)>> = events.into_iter().map(Some).collect();
+        let mut outcomes = vec![None; slots.len()];
         let txn = self.writer.begin().await?;
-        let mut outcomes = Vec::with_capacity(events.len());
-        for (tenant_id, event) in events {
-            outcomes.push(insert_one(&txn, tenant_id, event).await?);
+        for index in order {
+            if let Some((tenant_id, event)) = slots[index].take() {
+                outcomes[index] = Some(insert_one(&txn, tenant_id, event).await?);
+            }
         }
         txn.commit().await?;
-        Ok(outcomes)
+        Ok(outcomes.into_iter().flatten().collect())
     }
 
     pub async fn find_inbox_event(

@@ -477,14 +477,26 @@ async fn process_one(
             let savepoint = txn.begin().await?;
             match sync::apply_event(&savepoint, item.inbox.tenant_id, id, &event, data).await {
                 Ok(applied) => {
-                    crate::forward::enqueue(
+                    // A destination deleted since the worker routed the event fails this
+                    // insert: the event is rolled back and retried (routed afresh), alone.
+                    if let Err(err) = crate::forward::enqueue(
                         &savepoint,
                         item.inbox.tenant_id,
                         id,
                         &item.forward_to,
                         now,
                     )
-                    .await?;
+                    .await
+                    {
+                        savepoint.rollback().await?;
+                        let attempts = item.inbox.attempts + 1;
+                        let failed = Finish::Failed {
+                            attempts,
+                            retry_at: policy.next_attempt(attempts, now),
+                            error: format!("queueing its deliveries failed: {err}"),
+                        };
+                        return finish(txn, owner, &item.inbox, failed, now).await;
+                    }
                     let outcome =
                         finish(&savepoint, owner, &item.inbox, Finish::Done(applied), now).await?;
                     // Another worker owns the event now: leave its effect to that worker.

@@ -143,7 +143,10 @@ async fn stopping_stores_what_is_queued(backend: Backend) {
 async fn a_full_queue_refuses_at_once() {
     let db = TestDb::create(Backend::Sqlite).await.unwrap();
     let store = store(&db).await;
-    let locker = sea_orm::Database::connect(db.url()).await.unwrap();
+    // One connection, so BEGIN and COMMIT below run on the same one.
+    let mut options = sea_orm::ConnectOptions::new(db.url());
+    options.max_connections(1).min_connections(1);
+    let locker = sea_orm::Database::connect(options).await.unwrap();
     locker.execute_unprepared("BEGIN EXCLUSIVE").await.unwrap();
 
     let (writer, task) = InboxWriter::start(

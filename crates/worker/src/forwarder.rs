@@ -268,16 +268,18 @@ impl Forwarder {
                 status: Some(response.status().as_u16()),
                 error: format!("the destination answered {}", response.status()),
             },
-            // reqwest's error text names the URL, never headers or body.
             Err(err) => Attempt::Failed {
                 status: None,
-                error: describe(&err),
+                error: describe(err),
             },
         }
     }
 }
 
-fn describe(err: &reqwest::Error) -> String {
+/// Why a request failed, without its URL: a destination's URL may carry a token in its query,
+/// and this text goes to logs, spans and `last_error`.
+fn describe(err: reqwest::Error) -> String {
+    let err = err.without_url();
     let kind = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
@@ -286,7 +288,7 @@ fn describe(err: &reqwest::Error) -> String {
         "request failed"
     };
     let mut text = format!("{kind}: {err}");
-    let mut source = std::error::Error::source(err);
+    let mut source = std::error::Error::source(&err);
     while let Some(inner) = source {
         text.push_str(": ");
         text.push_str(&inner.to_string());

@@ -356,6 +356,20 @@ async fn metrics_count_deliveries_and_applies(backend: Backend) {
     let app = TestApp::spawn_role(&settings, Role::All).await;
     let acme = app.tenant("acme").await;
     let other = app.tenant("other").await;
+    // A destination that refuses, so the forwarding metrics have something to count.
+    let created = app
+        .tenancy
+        .create_destination(
+            &hookgate_tenancy::TenantSlug::parse("acme").unwrap(),
+            hookgate_tenancy::DestinationSpec {
+                name: "closed".into(),
+                url: "http://127.0.0.1:9/nothing-listens-here".into(),
+                event_types: vec!["*".into()],
+            },
+            None,
+        )
+        .await
+        .unwrap();
     let body = crate::helpers::user_created("user_metrics");
     assert_eq!(
         app.deliver("acme", &acme.secret, "msg_m", &body)
@@ -371,6 +385,20 @@ async fn metrics_count_deliveries_and_applies(backend: Backend) {
     );
     drained(&app, &acme).await;
     drained(&app, &other).await;
+
+    eventually(Duration::from_secs(10), || async {
+        let attempted = app
+            .store
+            .list_deliveries(acme.id, &hookgate_store::DeliveryQuery::default())
+            .await
+            .unwrap();
+        attempted
+            .iter()
+            .any(|d| d.destination_id == created.destination.id && d.attempts > 0)
+            .then_some(())
+    })
+    .await
+    .expect("a forwarding attempt");
 
     let response = app.http.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
