@@ -2,7 +2,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
-/// What CI checks, in the order that fails fastest.
+/// What CI checks, in the order that fails fastest: formatting, lints, tests, the Helm chart.
 pub fn run() -> anyhow::Result<()> {
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&[
@@ -14,6 +14,7 @@ pub fn run() -> anyhow::Result<()> {
         "warnings",
     ])?;
     cargo(&["test", "--workspace"])?;
+    crate::helm::run()?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 mod bench;
 mod ci;
+mod helm;
 mod openapi;
 mod send;
 
@@ -11,11 +12,13 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci      rustfmt check, clippy with warnings denied, then the whole test suite
+  ci      rustfmt check, clippy with warnings denied, the whole test suite, then helm
   bench   benchmarks (release builds):
             cargo xtask bench decode    decoding a ~2.5 KB user.created
             cargo xtask bench process [sqlite|postgres] [events]
                                         applying stored events; lag at light load
+  helm    lint and render the Helm chart (defaults and deploy/examples), validate the manifests
+          against the Kubernetes schemas, and check the rendered settings with hookgate
   openapi write docs/openapi.json from the code
   send    sign a Clerk event and POST it to a running hookgate:
             cargo xtask send --url http://127.0.0.1:8080/api/webhooks/demo --secret whsec_...
@@ -29,6 +32,7 @@ fn main() -> anyhow::Result<()> {
     match task.as_deref() {
         Some("ci") => ci::run(),
         Some("bench") => bench::run(&rest),
+        Some("helm") => helm::run(),
         Some("openapi") => openapi::run(),
         Some("send") => send::run(&rest),
         Some("help" | "--help" | "-h") | None => {
