@@ -2,6 +2,7 @@
 
 mod bench;
 mod ci;
+mod dev;
 mod helm;
 mod openapi;
 mod send;
@@ -20,9 +21,11 @@ tasks:
   helm    lint and render the Helm chart (defaults and deploy/examples), validate the manifests
           against the Kubernetes schemas, and check the rendered settings with hookgate
   openapi write docs/openapi.json from the code
-  send    sign a Clerk event and POST it to a running hookgate:
-            cargo xtask send --url http://127.0.0.1:8080/api/webhooks/demo --secret whsec_...
-                             [--file event.json] [--id msg_...]
+  dev     migrate the local SQLite database, make sure the `demo` tenant exists, print its
+          endpoint and signing secret, and run the gateway
+  send    sign a Clerk event like Svix does and POST it to a running hookgate:
+            cargo xtask send [<event-type|file>] [--tenant <slug>] [--secret whsec_...]
+                             [--url <base or endpoint>] [--repeat N] [--id msg_...]
 ";
 
 fn main() -> anyhow::Result<()> {
@@ -35,6 +38,7 @@ fn main() -> anyhow::Result<()> {
         Some("helm") => helm::run(),
         Some("openapi") => openapi::run(),
         Some("send") => send::run(&rest),
+        Some("dev") => dev::run(&rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())
