@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use hookgate_tenancy::{AdminTokens, DestinationSpec, SecretCipher, Tenancy, TenantSlug};
+use hookgate_tenancy::{AdminTokens, DestinationSpec, Tenancy, TenantSlug};
 use hookgate_verify::Secret;
 
 use hookgate_events::{EventFilter, EventType};
@@ -51,6 +51,17 @@ pub enum Command {
     /// Check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage the key that encrypts stored secrets.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Re-encrypt every stored secret (tenants' signing secrets, destinations' secrets) under
+    /// `secrets.key`, decrypting with it or any of `secrets.previous_keys`. All or nothing. Run it
+    /// after deploying a new key with the old one in `previous_keys`; then drop `previous_keys`.
+    Rekey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -278,6 +289,19 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant(command) => tenant(command, &settings).await,
+        Command::Secrets(SecretsCommand::Rekey) => {
+            let store = startup::connect(&settings).await?;
+            let tenancy = Tenancy::new(store.clone(), settings.secret_cipher()?, None);
+            let rekeyed = tenancy
+                .rekey()
+                .await
+                .context("re-encrypting the stored secrets (nothing was changed)")?;
+            println!(
+                "{rekeyed} stored secrets re-encrypted under secrets.key; secrets.previous_keys can now be removed"
+            );
+            store.close().await;
+            Ok(())
+        }
         Command::Events(command) => events(command, Some(&settings)).await,
         Command::Openapi => {
             print!("{}", hookgate_http::openapi_document());
@@ -491,11 +515,7 @@ async fn tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<(
             .await
             .context("applying database migrations")?;
     }
-    let tenancy = Tenancy::new(
-        store.clone(),
-        SecretCipher::new(&settings.secrets_key()?),
-        None,
-    );
+    let tenancy = Tenancy::new(store.clone(), settings.secret_cipher()?, None);
     let result = match command {
         TenantCommand::Create { slug, name, secret } => {
             let secret = secret.as_deref().map(parse_secret).transpose()?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use hookgate_store::DatabaseOptions;
-use hookgate_tenancy::{AdminTokens, SecretsKey, TenantDefaults};
+use hookgate_tenancy::{AdminTokens, SecretCipher, SecretsKey, TenantDefaults};
 use hookgate_worker::{Backoff, ForwarderSettings, WorkerSettings};
 use serde::{Deserialize, Serialize};
 
@@ -175,6 +175,10 @@ pub struct TenancySettings {
 pub struct SecretsSettings {
     #[serde(default)]
     pub key: Option<Redacted>,
+    /// Keys being rotated out: they still decrypt stored secrets until `hookgate secrets rekey`
+    /// has re-encrypted everything under `key`.
+    #[serde(default)]
+    pub previous_keys: Vec<Redacted>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -297,7 +301,8 @@ impl Settings {
                     .try_parsing(true)
                     // HOOKGATE__ADMIN__TOKEN_HASHES=hash1,hash2
                     .list_separator(",")
-                    .with_list_parse_key("admin.token_hashes"),
+                    .with_list_parse_key("admin.token_hashes")
+                    .with_list_parse_key("secrets.previous_keys"),
             );
         }
         let mut settings: Settings = builder
@@ -410,7 +415,7 @@ impl Settings {
         self.admin_tokens()?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|err| anyhow::anyhow!("invalid settings: log.level: {err}"))?;
-        self.secrets_key()?;
+        self.secret_cipher()?;
         Ok(())
     }
 
@@ -437,6 +442,18 @@ impl Settings {
             );
         }
         SecretsKey::parse(key.expose()).map_err(|err| anyhow::anyhow!("invalid settings: {err}"))
+    }
+
+    /// The cipher for stored secrets: `secrets.key`, with `secrets.previous_keys` for decrypting.
+    pub fn secret_cipher(&self) -> anyhow::Result<SecretCipher> {
+        let previous = self
+            .secrets
+            .previous_keys
+            .iter()
+            .map(|k| SecretsKey::parse(k.expose()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| anyhow::anyhow!("invalid settings: secrets.previous_keys: {err}"))?;
+        Ok(SecretCipher::with_previous(&self.secrets_key()?, &previous))
     }
 
     pub fn admin_tokens(&self) -> anyhow::Result<AdminTokens> {

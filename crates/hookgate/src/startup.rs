@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use hookgate_http::{AppState, IngestSettings, Readiness, TenantLabels};
 use hookgate_store::{GroupCommitOptions, InboxWriter, InboxWriterTask, Store};
-use hookgate_tenancy::{Registry, SecretCipher, Tenancy};
+use hookgate_tenancy::{Registry, Tenancy};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -70,7 +70,7 @@ impl Application {
                 .await
                 .context("applying database migrations")?;
         }
-        let cipher = SecretCipher::new(&settings.secrets_key()?);
+        let cipher = settings.secret_cipher()?;
         let registry = Registry::load(store.clone(), cipher.clone(), settings.tenant_defaults())
             .await
             .context("loading tenants")?;

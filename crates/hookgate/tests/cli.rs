@@ -440,3 +440,52 @@ fn operators_manage_destinations_from_the_command_line() {
     let again = run(&["tenant", "destination", "remove", "acme", &id]);
     assert!(!again.status.success());
 }
+
+#[test]
+fn the_secrets_key_is_rotated_with_previous_keys_and_rekey() {
+    let scratch = Scratch::new();
+    let dev_key = "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE=";
+    let new_key = "bmV3LXNlY3JldHMta2V5LWZvci10aGUtY2xpLXRlc3Q=";
+    let run = |env: &[(&str, &str)], args: &[&str]| hookgate(&scratch, env, args);
+    assert!(run(&[], &["tenant", "create", "acme"]).status.success());
+    let added = run(
+        &[],
+        &[
+            "tenant",
+            "destination",
+            "add",
+            "acme",
+            "https://example.com/h",
+        ],
+    );
+    assert!(added.status.success(), "{}", text(&added.stderr));
+
+    // The new key alone cannot read what the old one sealed: refused, nothing changed.
+    let without_previous = run(
+        &[("HOOKGATE__SECRETS__KEY", new_key)],
+        &["secrets", "rekey"],
+    );
+    assert!(!without_previous.status.success());
+    assert!(text(&without_previous.stderr).contains("nothing was changed"));
+
+    let rotating = [
+        ("HOOKGATE__SECRETS__KEY", new_key),
+        ("HOOKGATE__SECRETS__PREVIOUS_KEYS", dev_key),
+    ];
+    let rekeyed = run(&rotating, &["secrets", "rekey"]);
+    assert!(rekeyed.status.success(), "{}", text(&rekeyed.stderr));
+    assert!(
+        text(&rekeyed.stdout).starts_with("2 stored secrets re-encrypted"),
+        "{}",
+        text(&rekeyed.stdout)
+    );
+
+    // Everything is now under the new key alone; the old key reads none of it.
+    let new_only = run(
+        &[("HOOKGATE__SECRETS__KEY", new_key)],
+        &["secrets", "rekey"],
+    );
+    assert!(new_only.status.success(), "{}", text(&new_only.stderr));
+    let old_only = run(&[], &["secrets", "rekey"]);
+    assert!(!old_only.status.success());
+}

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
 };
@@ -260,6 +260,50 @@ impl Store {
         tenant::Entity::delete_by_id(tenant_id).exec(&txn).await?;
         txn.commit().await?;
         Ok(())
+    }
+
+    /// Rewrites every stored secret (tenant signing secrets and destination secrets) with
+    /// `reseal(tenant_id, ciphertext)`, in one transaction: all are rewritten, or none when
+    /// `reseal` fails for any (its error is returned). Returns how many were rewritten.
+    pub async fn reseal_secrets<E>(
+        &self,
+        reseal: impl Fn(Uuid, &[u8]) -> Result<Vec<u8>, E>,
+    ) -> Result<Result<u64, E>, StoreError> {
+        use sea_orm::TransactionTrait as _;
+        let txn = self.writer.begin().await?;
+        let mut count = 0;
+        for row in tenant_secret::Entity::find().all(&txn).await? {
+            let sealed = match reseal(row.tenant_id, &row.ciphertext) {
+                Ok(sealed) => sealed,
+                Err(err) => return Ok(Err(err)),
+            };
+            tenant_secret::Entity::update_many()
+                .col_expr(tenant_secret::Column::Ciphertext, Expr::value(sealed))
+                .filter(tenant_secret::Column::Id.eq(row.id))
+                .exec(&txn)
+                .await?;
+            count += 1;
+        }
+        for row in crate::entities::destination::Entity::find()
+            .all(&txn)
+            .await?
+        {
+            let sealed = match reseal(row.tenant_id, &row.ciphertext) {
+                Ok(sealed) => sealed,
+                Err(err) => return Ok(Err(err)),
+            };
+            crate::entities::destination::Entity::update_many()
+                .col_expr(
+                    crate::entities::destination::Column::Ciphertext,
+                    Expr::value(sealed),
+                )
+                .filter(crate::entities::destination::Column::Id.eq(row.id))
+                .exec(&txn)
+                .await?;
+            count += 1;
+        }
+        txn.commit().await?;
+        Ok(Ok(count))
     }
 
     /// Ends a secret's validity now (kept, as metadata).

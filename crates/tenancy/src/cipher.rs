@@ -45,6 +45,8 @@ impl fmt::Debug for SecretsKey {
 #[derive(Clone)]
 pub struct SecretCipher {
     aead: Aes256Gcm,
+    /// Keys being rotated out: they still decrypt, they never encrypt.
+    previous: Vec<Aes256Gcm>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,8 +61,18 @@ pub enum CipherError {
 
 impl SecretCipher {
     pub fn new(key: &SecretsKey) -> Self {
+        Self::with_previous(key, &[])
+    }
+
+    /// Encrypts with `key`, and decrypts with it or any of `previous`: the state of a key
+    /// rotation, until `hookgate secrets rekey` has re-encrypted everything under `key`.
+    pub fn with_previous(key: &SecretsKey, previous: &[SecretsKey]) -> Self {
         Self {
             aead: Aes256Gcm::new(&Key::<Aes256Gcm>::from(key.0)),
+            previous: previous
+                .iter()
+                .map(|k| Aes256Gcm::new(&Key::<Aes256Gcm>::from(k.0)))
+                .collect(),
         }
     }
 
@@ -87,15 +99,21 @@ impl SecretCipher {
             .split_at_checked(NONCE_LEN)
             .ok_or(CipherError::Decrypt)?;
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CipherError::Decrypt)?;
-        let payload = Payload {
+        let nonce = Nonce::from(nonce);
+        let payload = || Payload {
             msg: ciphertext,
             aad: tenant_id.as_bytes(),
         };
-        let key = self
-            .aead
-            .decrypt(&Nonce::from(nonce), payload)
-            .map_err(|_| CipherError::Decrypt)?;
+        let key = std::iter::once(&self.aead)
+            .chain(&self.previous)
+            .find_map(|aead| aead.decrypt(&nonce, payload()).ok())
+            .ok_or(CipherError::Decrypt)?;
         Secret::from_bytes(key).map_err(|_| CipherError::InvalidKey)
+    }
+
+    /// Decrypts `stored` (with any key) and encrypts it again under the current key.
+    pub fn reencrypt(&self, tenant_id: Uuid, stored: &[u8]) -> Result<Vec<u8>, CipherError> {
+        self.encrypt(tenant_id, &self.decrypt(tenant_id, stored)?)
     }
 }
 
@@ -123,6 +141,26 @@ mod tests {
 
     fn cipher(byte: u8) -> SecretCipher {
         SecretCipher::new(&SecretsKey::parse(&STANDARD.encode([byte; 32])).unwrap())
+    }
+
+    #[test]
+    fn previous_keys_decrypt_but_never_encrypt() {
+        let key = |byte: u8| SecretsKey::parse(&STANDARD.encode([byte; 32])).unwrap();
+        let secret = generate_secret().unwrap();
+        let tenant = Uuid::now_v7();
+        let old = cipher(1).encrypt(tenant, &secret).unwrap();
+        let rotating = SecretCipher::with_previous(&key(2), &[key(1)]);
+        assert_eq!(rotating.decrypt(tenant, &old).unwrap(), secret);
+        let rekeyed = rotating.reencrypt(tenant, &old).unwrap();
+        assert_eq!(cipher(2).decrypt(tenant, &rekeyed).unwrap(), secret);
+        assert_eq!(
+            cipher(1).decrypt(tenant, &rekeyed),
+            Err(CipherError::Decrypt)
+        );
+        assert_eq!(
+            SecretCipher::with_previous(&key(3), &[key(4)]).decrypt(tenant, &old),
+            Err(CipherError::Decrypt)
+        );
     }
 
     #[test]

@@ -186,6 +186,19 @@ impl Tenancy {
         Ok((id, generated.then_some(secret), retire_at))
     }
 
+    /// Re-encrypts every stored secret under the current secrets key (the end of a key
+    /// rotation: afterwards the previous keys can be dropped). All or nothing: a secret that
+    /// decrypts under none of the configured keys stops it, and nothing is changed.
+    pub async fn rekey(&self) -> Result<u64, TenancyError> {
+        let cipher = self.cipher.clone();
+        let rekeyed = self
+            .store
+            .reseal_secrets(move |tenant_id, stored| cipher.reencrypt(tenant_id, stored))
+            .await??;
+        self.changed().await;
+        Ok(rekeyed)
+    }
+
     /// Ends a secret's validity now.
     pub async fn revoke_secret(&self, slug: &TenantSlug, id: Uuid) -> Result<bool, TenancyError> {
         let tenant = self.tenant(slug).await?;

@@ -86,6 +86,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
       name: {{ include "hookgate.secretName" . }}
       key: admin-token-hashes
       optional: true
+- name: HOOKGATE__SECRETS__PREVIOUS_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "hookgate.secretName" . }}
+      key: previous-secrets-keys
+      optional: true
 {{- end }}
 
 {{/*
