@@ -156,3 +156,18 @@ fn the_readme_lists_every_metric() {
         .join("\n");
     assert_eq!(metric_names(&table), catalogue());
 }
+
+#[test]
+fn the_alerting_rules_use_only_exported_metrics() {
+    let rules = read("deploy/prometheus/alerts.yaml");
+    let exprs: String = rules
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let used = metric_names(&exprs);
+    assert!(used.len() >= 6, "{used:?}");
+    let exported = catalogue();
+    let unknown: Vec<_> = used.difference(&exported).collect();
+    assert!(unknown.is_empty(), "not exported: {unknown:?}");
+}
