@@ -32,9 +32,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             command.extend(args[1..].iter().map(String::as_str));
             cargo(&command)
         }
-        Some(other) => bail!("unknown benchmark `{other}` (known: decode, process)"),
+        Some("ingest") => crate::ingest::run(&args[1..]),
+        Some(other) => bail!("unknown benchmark `{other}` (known: decode, process, ingest)"),
         None => {
-            bail!("usage: cargo xtask bench decode [rounds] | process [sqlite|postgres] [events]")
+            bail!(
+                "usage: cargo xtask bench decode [rounds] | process [sqlite|postgres] [events] | ingest [--db sqlite|postgres] [--connections N] [--seconds S] [--runs R]"
+            )
         }
     }
 }

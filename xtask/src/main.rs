@@ -4,6 +4,7 @@ mod bench;
 mod ci;
 mod dev;
 mod helm;
+mod ingest;
 mod openapi;
 mod send;
 
@@ -18,6 +19,10 @@ tasks:
             cargo xtask bench decode    decoding a ~2.5 KB user.created
             cargo xtask bench process [sqlite|postgres] [events]
                                         applying stored events; lag at light load
+            cargo xtask bench ingest [--db sqlite|postgres] [--connections 64] [--seconds 10]
+                                     [--runs 3]
+                                        durable ingest against the Node.js @clerk/backend
+                                        handler and a verify-only Rust server, same load
   helm    lint and render the Helm chart (defaults and deploy/examples), validate the manifests
           against the Kubernetes schemas, and check the rendered settings with hookgate
   openapi write docs/openapi.json from the code

@@ -1,0 +1,440 @@
+//! `cargo xtask bench ingest`: hookgate's durable ingest against its peers, in one run, with the
+//! same load generator and bodies: the Node.js handler Clerk's guide has app teams write
+//! (`verifyWebhook` from `@clerk/backend`, stores nothing) and a verify-only Rust server (the
+//! ceiling). Loopback only; each target gets a warm-up and a timed window per run.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+use crate::ci::cargo;
+
+const TENANTS: usize = 4;
+
+struct Options {
+    postgres: bool,
+    connections: u32,
+    seconds: u32,
+    runs: u32,
+}
+
+fn options(args: &[String]) -> anyhow::Result<Options> {
+    let mut options = Options {
+        postgres: false,
+        connections: 64,
+        seconds: 10,
+        runs: 3,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut number = || -> anyhow::Result<u32> {
+            it.next()
+                .with_context(|| format!("{arg} needs a number"))?
+                .parse()
+                .with_context(|| format!("{arg} needs a number"))
+        };
+        match arg.as_str() {
+            "--db" => match it.next().map(String::as_str) {
+                Some("postgres") => options.postgres = true,
+                Some("sqlite") => options.postgres = false,
+                other => bail!("--db sqlite|postgres, not {other:?}"),
+            },
+            "--connections" => options.connections = number()?,
+            "--seconds" => options.seconds = number()?,
+            "--runs" => options.runs = number()?.max(1),
+            other => bail!("unknown option `{other}`"),
+        }
+    }
+    Ok(options)
+}
+
+/// A process that is killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Running {
+    /// Sends SIGTERM and waits for the exit.
+    fn stop(mut self) -> anyhow::Result<()> {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.0.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("process {pid} did not stop on SIGTERM")
+    }
+
+    /// Resident memory now and at its peak, in MiB (Linux).
+    fn memory_mib(&self) -> (f64, f64) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
+        let kib = |field: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+        };
+        (kib("VmRSS:") / 1024.0, kib("VmHWM:") / 1024.0)
+    }
+}
+
+/// Reads stdout lines until one contains `marker`; returns what follows it on that line.
+fn wait_for(child: &mut Child, marker: &str) -> anyhow::Result<String> {
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let found = loop {
+        let line = lines
+            .next()
+            .context("the process ended before it was ready")??;
+        if let Some(i) = line.find(marker) {
+            break line[i + marker.len()..].to_owned();
+        }
+    };
+    // Keep draining, so the process never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok(found)
+}
+
+struct Target {
+    name: &'static str,
+    rps: Vec<f64>,
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+    p999: Vec<f64>,
+    errors: u64,
+}
+
+impl Target {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            rps: Vec::new(),
+            p50: Vec::new(),
+            p99: Vec::new(),
+            p999: Vec::new(),
+            errors: 0,
+        }
+    }
+
+    fn record(&mut self, line: &str) -> anyhow::Result<()> {
+        self.rps.push(field(line, "rps")?);
+        self.p50.push(field(line, "p50_ms")?);
+        self.p99.push(field(line, "p99_ms")?);
+        self.p999.push(field(line, "p999_ms")?);
+        self.errors += field(line, "errors")? as u64;
+        Ok(())
+    }
+}
+
+/// A number field of the load generator's one-line JSON (xtask has no JSON parser).
+fn field(line: &str, name: &str) -> anyhow::Result<f64> {
+    let key = format!("\"{name}\":");
+    let start = line
+        .find(&key)
+        .with_context(|| format!("no {name} in {line}"))?
+        + key.len();
+    let rest = &line[start..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end]
+        .trim()
+        .parse()
+        .with_context(|| format!("{name} in {line}"))
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let options = options(args)?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask lives in the repository")?
+        .to_path_buf();
+    cargo(&[
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        "hookgate",
+        "-p",
+        "hookgate-bench",
+    ])?;
+    let release = root.join("target/release");
+    let peer = root.join("bench/peers/node-clerk");
+    if !peer.join("node_modules/@clerk/backend").is_dir() {
+        eprintln!("installing the Node.js peer (npm ci)");
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--silent"])
+            .current_dir(&peer)
+            .status()
+            .context("running npm (Node.js is needed for the peer)")?;
+        if !status.success() {
+            bail!("npm ci failed in {}", peer.display());
+        }
+    }
+
+    let scratch = root.join("target/bench-ingest");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    let mut targets = [
+        Target::new("hookgate"),
+        Target::new("rust-verify-only"),
+        Target::new("node-clerk"),
+    ];
+    let (mut idle, mut peak) = (Vec::new(), Vec::new());
+    let mut checked = 0u64;
+    for run in 0..options.runs {
+        eprintln!("== run {} of {}", run + 1, options.runs);
+        let database = database_url(&options, &scratch, run)?;
+        let hookgate = |args: &[&str]| {
+            Command::new(release.join("hookgate"))
+                .args(args)
+                .current_dir(&root)
+                .env("HOOKGATE__DATABASE__URL", &database)
+                .env("RUST_BACKTRACE", "0")
+                .env_remove("HOOKGATE_ENV")
+                .env_remove("RUST_LOG")
+                .output()
+                .with_context(|| format!("running hookgate {}", args.join(" ")))
+        };
+        let migrated = hookgate(&["migrate"])?;
+        if !migrated.status.success() {
+            bail!("migrate: {}", String::from_utf8_lossy(&migrated.stderr));
+        }
+        let mut tenants = Vec::new();
+        for t in 0..TENANTS {
+            let slug = format!("bench{t}");
+            let created = hookgate(&["tenant", "create", &slug])?;
+            let out = String::from_utf8_lossy(&created.stdout);
+            let secret = out
+                .lines()
+                .find_map(|l| l.split("store it now): ").nth(1))
+                .with_context(|| format!("no generated secret in: {out}"))?
+                .trim()
+                .to_owned();
+            tenants.push(format!("{slug}={secret}"));
+        }
+        let tenants = tenants.join(",");
+
+        // hookgate: the api role (no workers competing for the cores), durable ingest.
+        let mut child = Command::new(release.join("hookgate"))
+            .args(["serve", "--role", "api"])
+            .current_dir(&root)
+            .env("HOOKGATE__DATABASE__URL", &database)
+            .env("HOOKGATE__SERVER__LISTEN", "127.0.0.1:0")
+            .env("HOOKGATE__LOG__LEVEL", "warn,hookgate::startup=info")
+            .env("HOOKGATE__LOG__FORMAT", "json")
+            .env("HOOKGATE__DATABASE__MAX_CONNECTIONS", "16")
+            .env("RUST_BACKTRACE", "0")
+            .env_remove("HOOKGATE_ENV")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting hookgate")?;
+        // Logs go to stderr; read the address from there.
+        let stderr = child.stderr.take().context("no stderr")?;
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = loop {
+            let line = lines.next().context("hookgate exited before listening")??;
+            if line.contains("hookgate listening")
+                && let Some(i) = line.find("\"addr\":\"")
+            {
+                let rest = &line[i + 8..];
+                break rest[..rest.find('"').unwrap_or(rest.len())].to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        let server = Running(child);
+        std::thread::sleep(Duration::from_secs(1));
+        idle.push(server.memory_mib().0);
+        let line = load(&release, &format!("http://{addr}"), &tenants, &options)?;
+        targets[0].record(&line)?;
+        peak.push(server.memory_mib().1);
+        server.stop()?;
+        checked += exactly_once(&line, &hookgate)?;
+
+        // The verify-only Rust ceiling.
+        let mut child = Command::new(release.join("ceiling"))
+            .args(["127.0.0.1:0", &tenants])
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting the ceiling")?;
+        let port = wait_for(&mut child, "listening ")?;
+        let ceiling = Running(child);
+        let line = load(
+            &release,
+            &format!("http://127.0.0.1:{port}"),
+            &tenants,
+            &options,
+        )?;
+        targets[1].record(&line)?;
+        drop(ceiling);
+
+        // The Node.js handler of Clerk's guide.
+        let secrets_json = format!(
+            "{{{}}}",
+            tenants
+                .split(',')
+                .filter_map(|p| p.split_once('='))
+                .map(|(slug, secret)| format!("\"{slug}\":\"{secret}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .current_dir(&peer)
+            .env("PORT", "0")
+            .env("TENANT_SECRETS", secrets_json)
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting the Node.js peer")?;
+        let port = wait_for(&mut child, "listening ")?;
+        let node = Running(child);
+        let line = load(
+            &release,
+            &format!("http://127.0.0.1:{port}"),
+            &tenants,
+            &options,
+        )?;
+        targets[2].record(&line)?;
+        drop(node);
+    }
+
+    let backend = if options.postgres {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!();
+    println!(
+        "ingest, {backend}, {} connections, {} s per target per run, median of {} run(s)",
+        options.connections, options.seconds, options.runs
+    );
+    println!(
+        "{:<18} {:>10} {:>9} {:>9} {:>9} {:>7}",
+        "target", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors"
+    );
+    for t in &targets {
+        println!(
+            "{:<18} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7}   (req/s of each run: {})",
+            t.name,
+            median(&t.rps),
+            median(&t.p50),
+            median(&t.p99),
+            median(&t.p999),
+            t.errors,
+            t.rps
+                .iter()
+                .map(|r| format!("{r:.0}"))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        );
+    }
+    let hookgate = median(&targets[0].rps);
+    println!(
+        "hookgate / node-clerk: {:.2}x   hookgate / rust-verify-only: {:.0} %",
+        hookgate / median(&targets[2].rps),
+        100.0 * hookgate / median(&targets[1].rps)
+    );
+    println!(
+        "hookgate memory: idle {:.1} MiB, peak under load {:.1} MiB (medians)",
+        median(&idle),
+        median(&peak)
+    );
+    println!("exactly once: {checked} deliveries answered 200, each stored once");
+    Ok(())
+}
+
+fn database_url(options: &Options, scratch: &Path, run: u32) -> anyhow::Result<String> {
+    if !options.postgres {
+        return Ok(format!(
+            "sqlite://{}",
+            scratch.join(format!("run{run}.db")).display()
+        ));
+    }
+    let admin = std::env::var("HOOKGATE_TEST_DATABASE_URL").context(
+        "--db postgres needs HOOKGATE_TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)",
+    )?;
+    let name = format!("hookgate_bench_{run}");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        let status = Command::new("psql")
+            .args(["-q", &admin, "-c", &sql])
+            .status()
+            .context("running psql")?;
+        if !status.success() {
+            bail!("psql: {sql} failed");
+        }
+    }
+    let (base, _) = admin
+        .rsplit_once('/')
+        .context("HOOKGATE_TEST_DATABASE_URL has no database name")?;
+    Ok(format!("{base}/{name}"))
+}
+
+fn load(release: &Path, base: &str, tenants: &str, options: &Options) -> anyhow::Result<String> {
+    let output = Command::new(release.join("loadgen"))
+        .args([
+            base,
+            tenants,
+            &options.connections.to_string(),
+            &options.seconds.to_string(),
+            "2",
+        ])
+        .output()
+        .context("running the load generator")?;
+    if !output.status.success() {
+        bail!("loadgen: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let line = String::from_utf8(output.stdout)?.trim().to_owned();
+    eprintln!("{base}: {line}");
+    Ok(line)
+}
+
+/// Every delivery answered 200 is in the inbox, once: the tenant's stored count equals what the
+/// load generator saw accepted (svix ids are unique per request, so none is a duplicate).
+fn exactly_once(
+    line: &str,
+    hookgate: &dyn Fn(&[&str]) -> anyhow::Result<std::process::Output>,
+) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for t in 0..TENANTS {
+        let slug = format!("bench{t}");
+        let accepted = field(line, &slug).unwrap_or(0.0) as u64;
+        let stats = hookgate(&["events", "stats", "--tenant", &slug])?;
+        let stored: u64 = String::from_utf8_lossy(&stats.stdout)
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.split_whitespace();
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some(_status), Some(count), None) => count.parse::<u64>().ok(),
+                    _ => None,
+                }
+            })
+            .sum();
+        if stored != accepted {
+            bail!("{slug}: {accepted} deliveries answered 200 but {stored} stored");
+        }
+        total += stored;
+    }
+    Ok(total)
+}
