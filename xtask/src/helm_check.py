@@ -60,6 +60,9 @@ else:
         HOOKGATE_ENV="production",
         HOOKGATE__DATABASE__URL="postgres://hookgate:x@db.invalid:5432/hookgate",
         HOOKGATE__SECRETS__KEY=base64.b64encode(os.urandom(32)).decode(),
+        # As the pods get them from the chart's Secret when the lists are empty.
+        HOOKGATE__ADMIN__TOKEN_HASHES="",
+        HOOKGATE__SECRETS__PREVIOUS_KEYS="",
         RUST_LOG="",
         RUST_BACKTRACE="0",
     )

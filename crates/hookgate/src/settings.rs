@@ -68,7 +68,7 @@ impl OtlpSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
-    /// A second address that serves only `/metrics`. Empty: `/metrics` is on `server.listen` only.
+    /// An address that serves `/metrics` instead of `server.listen`. Empty: on `server.listen`.
     pub listen: String,
     /// How many tenants get their own `tenant` label on ingest metrics; the rest share `_other`.
     /// 0: no tenant label.
@@ -310,6 +310,12 @@ impl Settings {
             .and_then(config::Config::try_deserialize)
             .context("invalid settings")?;
         settings.environment = environment.to_owned();
+        // An empty variable (a Kubernetes Secret key holding "") reads as one empty entry.
+        settings.admin.token_hashes.retain(|h| !h.trim().is_empty());
+        settings
+            .secrets
+            .previous_keys
+            .retain(|k| !k.expose().trim().is_empty());
         settings.validate()?;
         Ok(settings)
     }

@@ -44,7 +44,7 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     inbox_task: InboxWriterTask,
-    metrics_listener: Option<TcpListener>,
+    metrics_listener: Option<(TcpListener, AppState)>,
     metrics_sample_interval: Duration,
     state: AppState,
     role: Role,
@@ -119,6 +119,16 @@ impl Application {
             ),
             None => None,
         };
+        // With a listener of its own, /metrics is served only there: the API port may face the
+        // internet (an Ingress), the metrics port need not.
+        let metrics_listener = metrics_listener.map(|listener| {
+            let state = state.clone();
+            (listener, state)
+        });
+        let mut state = state;
+        if metrics_listener.is_some() {
+            state.metrics = None;
+        }
         Ok(Self {
             listener,
             addr,
@@ -151,7 +161,7 @@ impl Application {
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_listener
             .as_ref()
-            .and_then(|l| l.local_addr().ok())
+            .and_then(|(l, _)| l.local_addr().ok())
     }
 
     pub fn store(&self) -> &Store {
@@ -192,15 +202,15 @@ impl Application {
         let registry = state.registry.clone();
         let refresh = tokio::spawn(async move { registry.refresh_every(refresh_interval).await });
         let mut background = vec![refresh];
-        if state.metrics.is_some() {
+        if state.metrics.is_some() || metrics_listener.is_some() {
             background.push(tokio::spawn(prometheus::sample_gauges(
                 state.store.clone(),
                 metrics_sample_interval,
                 role.runs_workers(),
             )));
         }
-        if let Some(listener) = metrics_listener {
-            let app = hookgate_http::metrics_router(state.clone());
+        if let Some((listener, metrics_state)) = metrics_listener {
+            let app = hookgate_http::metrics_router(metrics_state);
             tracing::info!(addr = %listener.local_addr()?, "metrics listening");
             background.push(tokio::spawn(async move {
                 if let Err(err) = axum::serve(listener, app).await {

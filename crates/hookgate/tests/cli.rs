@@ -489,3 +489,38 @@ fn the_secrets_key_is_rotated_with_previous_keys_and_rekey() {
     let old_only = run(&[], &["secrets", "rekey"]);
     assert!(!old_only.status.success());
 }
+
+#[test]
+fn empty_list_variables_mean_empty_lists() {
+    // What a Kubernetes Secret with empty `admin-token-hashes` and `previous-secrets-keys` gives.
+    let scratch = Scratch::new();
+    let out = hookgate(
+        &scratch,
+        &[
+            ("HOOKGATE__ADMIN__TOKEN_HASHES", ""),
+            ("HOOKGATE__SECRETS__PREVIOUS_KEYS", ""),
+        ],
+        &["config", "check"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let effective: toml::Table = text(&out.stdout).parse().unwrap();
+    assert_eq!(
+        effective["admin"]["token_hashes"].as_array().map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(
+        effective["secrets"]["previous_keys"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    assert!(
+        hookgate(
+            &scratch,
+            &[("HOOKGATE__ADMIN__TOKEN_HASHES", "")],
+            &["migrate"]
+        )
+        .status
+        .success()
+    );
+}

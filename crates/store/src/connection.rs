@@ -113,8 +113,27 @@ impl Store {
     }
 
     /// How many migrations this build knows that the database has not applied.
+    /// Migrations applied that this build does not know (a newer release migrated the database
+    /// during a rolling upgrade) are not counted: an older process keeps serving until replaced.
     pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
-        Ok(Migrator::get_pending_migrations(&self.reader).await?.len())
+        use sea_orm::{ConnectionTrait as _, Statement};
+        let statement = Statement::from_string(
+            self.reader.get_database_backend(),
+            "SELECT version FROM seaql_migrations",
+        );
+        let rows = match self.reader.query_all_raw(statement).await {
+            Ok(rows) => rows,
+            // No table yet (nothing applied), or the database is down: the migrator tells which.
+            Err(_) => return Ok(Migrator::get_pending_migrations(&self.reader).await?.len()),
+        };
+        let applied: std::collections::HashSet<String> = rows
+            .iter()
+            .filter_map(|row| row.try_get::<String>("", "version").ok())
+            .collect();
+        Ok(Migrator::migrations()
+            .iter()
+            .filter(|m| !applied.contains(m.name()))
+            .count())
     }
 
     /// Round trip to the database on both pools.

@@ -144,7 +144,8 @@ async fn write(store: &Store, batch: &mut Vec<Pending>) {
             }
         }
         Err(err) => {
-            // Nothing of the batch is stored: each delivery is answered 503 and redelivered.
+            // Each delivery is answered 503 and redelivered. Usually nothing was stored; when
+            // only the duplicate lookup after the commit failed, the redelivery is a duplicate.
             tracing::error!(%err, size, "storing a batch of deliveries failed");
             let message = err.to_string();
             for reply in replies {

@@ -108,10 +108,11 @@ impl Store {
                processed_at, trace_parent \
              FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], \
                $6::int8[], $7::timestamptz[], $8::bytea[], $9::text[], $10::timestamptz[], \
-               $11::text[], $12::timestamptz[], $13::text[]) \
+               $11::text[], $12::timestamptz[], $13::text[]) WITH ORDINALITY \
              AS t(id, tenant_id, svix_id, event_type, instance_id, event_timestamp_ms, \
                received_at, body, status, next_attempt_at, last_error, processed_at, \
-               trace_parent) \
+               trace_parent, ord) \
+             ORDER BY ord \
              ON CONFLICT (tenant_id, svix_id) DO NOTHING RETURNING id";
         let n = rows.len();
         let mut ids = Vec::with_capacity(n);
