@@ -795,14 +795,10 @@ async fn destination(
             let statuses = status
                 .iter()
                 .flat_map(|s| s.split(','))
-                .map(|s| match s.trim() {
-                    "pending" => Ok(DeliveryStatus::Pending),
-                    "done" => Ok(DeliveryStatus::Done),
-                    "failed" => Ok(DeliveryStatus::Failed),
-                    "dead" => Ok(DeliveryStatus::Dead),
-                    other => Err(anyhow::anyhow!(
-                        "unknown status {other:?}: pending, done, failed or dead"
-                    )),
+                .map(|s| {
+                    s.trim()
+                        .parse::<DeliveryStatus>()
+                        .map_err(anyhow::Error::msg)
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let query = DeliveryQuery {

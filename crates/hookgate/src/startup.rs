@@ -121,10 +121,7 @@ impl Application {
         };
         // With a listener of its own, /metrics is served only there: the API port may face the
         // internet (an Ingress), the metrics port need not.
-        let metrics_listener = metrics_listener.map(|listener| {
-            let state = state.clone();
-            (listener, state)
-        });
+        let metrics_listener = metrics_listener.map(|listener| (listener, state.clone()));
         let mut state = state;
         if metrics_listener.is_some() {
             state.metrics = None;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hookgate_store::{Attempt, DeliveryJob, DeliveryOutcome, Store, StoreError, Uuid};
+use hookgate_store::{Attempt, DeliveryJob, DeliveryOutcome, Store, Uuid};
 use hookgate_verify::{Secret, sign};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -119,7 +119,7 @@ impl Forwarder {
                         claimed_full = jobs.len() == free;
                         for job in jobs {
                             let this = self.clone();
-                            in_flight.spawn(async move { this.forward(job).await });
+                            in_flight.spawn(async move { this.attempt_and_record(job).await });
                         }
                     }
                     Err(err) => {
@@ -145,37 +145,9 @@ impl Forwarder {
         }
     }
 
-    /// Claims what is due (up to `concurrency`), attempts it all, and returns the outcomes.
-    pub async fn run_batch(&self) -> Result<Vec<DeliveryOutcome>, StoreError> {
-        let jobs = self
-            .store
-            .claim_due_deliveries(
-                &self.owner,
-                self.settings.concurrency as u64,
-                self.settings.lease,
-            )
-            .await?;
-        let mut attempts = JoinSet::new();
-        for job in jobs {
-            let this = self.clone();
-            attempts.spawn(async move { this.attempt_and_record(job).await });
-        }
-        let mut outcomes = Vec::new();
-        while let Some(outcome) = attempts.join_next().await {
-            if let Ok(Some(outcome)) = outcome {
-                outcomes.push(outcome);
-            }
-        }
-        Ok(outcomes)
-    }
-
-    async fn forward(&self, job: DeliveryJob) {
-        let _ = self.attempt_and_record(job).await;
-    }
-
-    /// One attempt, recorded; `None` when the outcome could not be recorded (the lease then
-    /// expires and the delivery is attempted again).
-    async fn attempt_and_record(&self, job: DeliveryJob) -> Option<DeliveryOutcome> {
+    /// One attempt, recorded. When the outcome cannot be recorded, the lease expires and the
+    /// delivery is attempted again.
+    async fn attempt_and_record(&self, job: DeliveryJob) {
         let span = tracing::info_span!(
             "forward",
             tenant_id = %job.delivery.tenant_id,
@@ -222,11 +194,9 @@ impl Forwarder {
                             "delivery is dead; see its last_error, replay when the destination is fixed"
                         );
                     }
-                    Some(outcome)
                 }
                 Err(err) => {
                     tracing::warn!(%err, "could not record a forwarding attempt; it is retried when its lease expires");
-                    None
                 }
             }
         }

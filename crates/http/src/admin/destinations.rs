@@ -316,16 +316,10 @@ fn statuses(raw: Option<&str>) -> Result<Vec<DeliveryStatus>, ApiError> {
         return Ok(Vec::new());
     };
     raw.split(',')
-        .map(|s| match s.trim() {
-            "pending" => Ok(DeliveryStatus::Pending),
-            "done" => Ok(DeliveryStatus::Done),
-            "failed" => Ok(DeliveryStatus::Failed),
-            "dead" => Ok(DeliveryStatus::Dead),
-            other => Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_query",
-                format!("unknown delivery status {other:?}: pending, done, failed or dead"),
-            )),
+        .map(|s| {
+            s.trim().parse().map_err(|message: String| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", message)
+            })
         })
         .collect()
 }

@@ -18,6 +18,16 @@ pub enum DeliveryStatus {
     Dead,
 }
 
+impl std::str::FromStr for DeliveryStatus {
+    type Err = String;
+
+    /// The status by its stored name (`pending`, `done`, `failed`, `dead`).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::try_from_value(&text.to_owned())
+            .map_err(|_| format!("unknown delivery status {text:?}: pending, done, failed or dead"))
+    }
+}
+
 /// One event on its way to one destination.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "deliveries")]
