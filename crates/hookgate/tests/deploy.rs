@@ -66,13 +66,25 @@ fn every_copy_source_exists_and_is_in_the_build_context() {
                 .map(|s| s.trim_end_matches('/').to_owned())
         })
         .collect();
-    for member in workspace["workspace"]["members"].as_array().unwrap() {
-        let member = member.as_str().unwrap();
+    // Patched dependencies too (`[patch.crates-io]` paths), or `--locked` resolution fails.
+    let patched = workspace
+        .get("patch")
+        .and_then(|p| p.get("crates-io"))
+        .and_then(|p| p.as_table())
+        .into_iter()
+        .flat_map(|t| t.values())
+        .filter_map(|dep| dep.get("path").and_then(|p| p.as_str()));
+    let members = workspace["workspace"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap());
+    for member in members.chain(patched) {
         assert!(
             copied
                 .iter()
                 .any(|c| member == c || member.starts_with(&format!("{c}/"))),
-            "workspace member {member} is not copied into the build stage"
+            "workspace member or patched crate {member} is not copied into the build stage"
         );
     }
 }

@@ -205,6 +205,9 @@ fn sqlite_options(options: &DatabaseOptions, max_connections: u32) -> ConnectOpt
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(busy)
             .foreign_keys(true)
+            // 16 MiB of pages per connection instead of SQLite's 2 MiB: the indexes the writer
+            // and the claim query walk stay in memory, not re-read from the file on every batch.
+            .pragma("cache_size", "-16384")
     });
     opts
 }

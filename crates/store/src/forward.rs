@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _,
     QueryFilter as _, QueryOrder as _, QuerySelect as _,
@@ -443,7 +443,7 @@ impl Store {
         let rows: Vec<(DeliveryStatus, i64)> = delivery::Entity::find()
             .select_only()
             .column(delivery::Column::Status)
-            .column_as(Expr::col(delivery::Column::Id).count(), "count")
+            .column_as(Expr::col(Asterisk).count(), "count")
             .filter(delivery::Column::Status.is_in([
                 DeliveryStatus::Pending,
                 DeliveryStatus::Failed,

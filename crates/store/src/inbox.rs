@@ -166,40 +166,43 @@ impl Store {
         Ok(inserted.into_iter().collect())
     }
 
-    /// SQLite: one single-row statement per delivery in a transaction. Its SQL never changes,
-    /// so SQLite compiles it once per connection; a multi-row statement differs with every batch
-    /// size and would be compiled again for nearly every batch (measured: twice as slow).
+    /// SQLite: multi-row statements of fixed sizes (64, 16, 4 and 1 rows), so SQLite compiles
+    /// each of the four once per connection and a batch of n rows takes a handful of statements
+    /// instead of n. (A statement sized to each batch would be compiled again for nearly every
+    /// batch: measured twice as slow as one row at a time.) `RETURNING id` names the rows
+    /// inserted; the others were duplicates.
     async fn insert_rows_sqlite(&self, rows: Vec<Row>) -> Result<HashSet<Uuid>, StoreError> {
         use sea_orm::sqlx;
-        const INSERT: &str = "INSERT INTO inbox_events (id, tenant_id, svix_id, event_type, \
-             instance_id, event_timestamp_ms, received_at, body, status, attempts, \
-             next_attempt_at, lease_owner, lease_until, last_error, processed_at, trace_parent) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, NULL, NULL, ?11, ?12, ?13) \
-             ON CONFLICT (tenant_id, svix_id) DO NOTHING";
         let pool = self.writer.get_sqlite_connection_pool();
         let mut txn = pool.begin().await.map_err(sqlx_error)?;
         let mut inserted = HashSet::with_capacity(rows.len());
-        for row in rows {
-            let done = sqlx::query(INSERT)
-                .bind(row.id)
-                .bind(row.tenant_id)
-                .bind(row.svix_id)
-                .bind(row.event_type)
-                .bind(row.instance_id)
-                .bind(row.event_timestamp_ms)
-                .bind(row.received_at)
-                .bind(row.body)
-                .bind(row.status.to_value())
-                .bind(row.next_attempt_at)
-                .bind(row.last_error)
-                .bind(row.processed_at)
-                .bind(row.trace_parent)
-                .execute(&mut *txn)
-                .await
-                .map_err(sqlx_error)?;
-            if done.rows_affected() > 0 {
-                inserted.insert(row.id);
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let left = rows.len();
+            let size = SQLITE_CHUNKS
+                .iter()
+                .copied()
+                .find(|&n| n <= left)
+                .unwrap_or(1);
+            let mut query = sqlx::query_scalar::<_, Uuid>(sqlite_insert(size));
+            for row in rows.by_ref().take(size) {
+                query = query
+                    .bind(row.id)
+                    .bind(row.tenant_id)
+                    .bind(row.svix_id)
+                    .bind(row.event_type)
+                    .bind(row.instance_id)
+                    .bind(row.event_timestamp_ms)
+                    .bind(row.received_at)
+                    .bind(row.body)
+                    .bind(row.status.to_value())
+                    .bind(row.next_attempt_at)
+                    .bind(row.last_error)
+                    .bind(row.processed_at)
+                    .bind(row.trace_parent);
             }
+            let ids = query.fetch_all(&mut *txn).await.map_err(sqlx_error)?;
+            inserted.extend(ids);
         }
         txn.commit().await.map_err(sqlx_error)?;
         Ok(inserted)
@@ -358,6 +361,54 @@ pub(crate) fn storable_text(text: &str) -> String {
         .filter(|c| *c != '\0')
         .take(MAX_ERROR_LEN)
         .collect()
+}
+
+/// Rows per SQLite insert statement, largest first; the last must be 1.
+const SQLITE_CHUNKS: [usize; 4] = [64, 16, 4, 1];
+
+/// The SQLite insert of `rows` rows (one of [`SQLITE_CHUNKS`]), built once per size.
+fn sqlite_insert(rows: usize) -> &'static str {
+    static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let statements = STATEMENTS.get_or_init(|| {
+        SQLITE_CHUNKS
+            .iter()
+            .map(|&n| {
+                let values: Vec<String> = (0..n)
+                    .map(|r| {
+                        let p = |k: usize| format!("?{}", r * 13 + k);
+                        format!(
+                            "({}, {}, {}, {}, {}, {}, {}, {}, {}, 0, {}, NULL, NULL, {}, {}, {})",
+                            p(1),
+                            p(2),
+                            p(3),
+                            p(4),
+                            p(5),
+                            p(6),
+                            p(7),
+                            p(8),
+                            p(9),
+                            p(10),
+                            p(11),
+                            p(12),
+                            p(13)
+                        )
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO inbox_events (id, tenant_id, svix_id, event_type, instance_id, \
+                     event_timestamp_ms, received_at, body, status, attempts, next_attempt_at, \
+                     lease_owner, lease_until, last_error, processed_at, trace_parent) VALUES {} \
+                     ON CONFLICT (tenant_id, svix_id) DO NOTHING RETURNING id",
+                    values.join(", ")
+                )
+            })
+            .collect()
+    });
+    let index = SQLITE_CHUNKS
+        .iter()
+        .position(|&n| n == rows)
+        .unwrap_or(SQLITE_CHUNKS.len() - 1);
+    &statements[index]
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use hookgate_events::ClerkEvent;
 use hookgate_events::EventFilter;
 use sea_orm::FromQueryResult;
-use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait as _, LikeExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _,
     QueryFilter as _, QueryOrder as _, QuerySelect as _, Statement, TransactionTrait as _,
@@ -25,8 +25,9 @@ use crate::{InboxEvent, Store, StoreError};
 #[derive(Debug)]
 pub struct Prepared {
     pub inbox: InboxEvent,
-    /// The typed event and its raw `data`, or why the body cannot be decoded.
-    pub decoded: Result<(ClerkEvent, serde_json::Value), String>,
+    /// The typed event and its `data` exactly as Clerk sent it, or why the body cannot be
+    /// decoded.
+    pub decoded: Result<(ClerkEvent, Box<serde_json::value::RawValue>), String>,
     /// The span the event is applied in; its `outcome` field is recorded when known.
     pub span: tracing::Span,
     /// The destinations the event goes to once applied: queued in the same transaction.
@@ -140,6 +141,9 @@ impl Store {
         batch: Vec<Prepared>,
         policy: &dyn RetryPolicy,
     ) -> Result<Vec<(Uuid, Outcome)>, StoreError> {
+        if let Some(outcomes) = self.apply_all(owner, &batch).await? {
+            return Ok(outcomes);
+        }
         let txn = self.writer.begin().await?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for item in batch {
@@ -155,17 +159,68 @@ impl Store {
         Ok(outcomes)
     }
 
-    /// Gives back leases this worker holds without processing the events (at shutdown).
-    pub async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
-        let res = inbox_event::Entity::update_many()
+    /// The common case in one transaction without savepoints: every event decodes and applies,
+    /// its deliveries queue, and the worker still holds every lease. Then each event costs one
+    /// statement (two with destinations) and the batch one status update. Anything else rolls the
+    /// whole attempt back and returns `None`, and [`Store::process_batch`] goes event by event.
+    async fn apply_all(
+        &self,
+        owner: &str,
+        batch: &[Prepared],
+    ) -> Result<Option<Vec<(Uuid, Outcome)>>, StoreError> {
+        let decoded: Option<Vec<_>> = batch.iter().map(|i| i.decoded.as_ref().ok()).collect();
+        let Some(decoded) = decoded else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        let txn = self.writer.begin().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (item, (event, data)) in batch.iter().zip(decoded) {
+            let id = item.inbox.id;
+            let tenant = item.inbox.tenant_id;
+            let applied = async {
+                let applied = sync::apply_event(&txn, tenant, id, event, data).await?;
+                crate::forward::enqueue(&txn, tenant, id, &item.forward_to, now).await?;
+                Ok::<_, ApplyError>(applied)
+            }
+            .instrument(item.span.clone())
+            .await;
+            match applied {
+                Ok(applied) => outcomes.push((id, Outcome::Done(applied))),
+                Err(err) => {
+                    tracing::debug!(%err, inbox_id = %id, "batch falls back to one event at a time");
+                    txn.rollback().await?;
+                    return Ok(None);
+                }
+            }
+        }
+        let ids: Vec<Uuid> = outcomes.iter().map(|(id, _)| *id).collect();
+        let finished = release_lease()
+            .col_expr(inbox_event::Column::Status, Expr::value(InboxStatus::Done))
             .col_expr(
-                inbox_event::Column::LeaseOwner,
+                inbox_event::Column::LastError,
                 Expr::value(Option::<String>::None),
             )
-            .col_expr(
-                inbox_event::Column::LeaseUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
+            .col_expr(inbox_event::Column::ProcessedAt, Expr::value(Some(now)))
+            .filter(inbox_event::Column::Id.is_in(ids))
+            .filter(inbox_event::Column::LeaseOwner.eq(owner))
+            .exec(&txn)
+            .await?;
+        if finished.rows_affected != outcomes.len() as u64 {
+            // A lease ran out and another worker holds the event: sort it out one by one.
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        txn.commit().await?;
+        for (item, (_, outcome)) in batch.iter().zip(&outcomes) {
+            item.span.record("outcome", outcome.label());
+        }
+        Ok(Some(outcomes))
+    }
+
+    /// Gives back leases this worker holds without processing the events (at shutdown).
+    pub async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let res = release_lease()
             .filter(inbox_event::Column::LeaseOwner.eq(owner))
             .filter(inbox_event::Column::Status.is_in([InboxStatus::Pending, InboxStatus::Failed]))
             .exec(&self.writer)
@@ -335,7 +390,7 @@ impl Store {
         let rows: Vec<(InboxStatus, i64)> = inbox_event::Entity::find()
             .select_only()
             .column(inbox_event::Column::Status)
-            .column_as(Expr::col(inbox_event::Column::Id).count(), "count")
+            .column_as(Expr::col(Asterisk).count(), "count")
             .filter(inbox_event::Column::TenantId.eq(tenant_id))
             .group_by(inbox_event::Column::Status)
             .into_tuple()
@@ -376,7 +431,7 @@ impl Store {
         let rows: Vec<(InboxStatus, i64)> = inbox_event::Entity::find()
             .select_only()
             .column(inbox_event::Column::Status)
-            .column_as(Expr::col(inbox_event::Column::Id).count(), "count")
+            .column_as(Expr::col(Asterisk).count(), "count")
             .filter(inbox_event::Column::Status.is_in(waiting))
             .group_by(inbox_event::Column::Status)
             .into_tuple()
@@ -475,7 +530,7 @@ async fn process_one(
         }
         Ok((event, data)) => {
             let savepoint = txn.begin().await?;
-            match sync::apply_event(&savepoint, item.inbox.tenant_id, id, &event, data).await {
+            match sync::apply_event(&savepoint, item.inbox.tenant_id, id, &event, &data).await {
                 Ok(applied) => {
                     // A destination deleted since the worker routed the event fails this
                     // insert: the event is rolled back and retried (routed afresh), alone.
@@ -547,13 +602,7 @@ async fn finish(
     finish: Finish,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
-    let none_time = || Expr::value(Option::<DateTime<Utc>>::None);
-    let update = inbox_event::Entity::update_many()
-        .col_expr(
-            inbox_event::Column::LeaseOwner,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(inbox_event::Column::LeaseUntil, none_time())
+    let update = release_lease()
         .filter(inbox_event::Column::Id.eq(event.id))
         .filter(inbox_event::Column::LeaseOwner.eq(owner));
     let (update, outcome, failure) = match finish {
@@ -615,6 +664,19 @@ async fn finish(
         .await?;
     }
     Ok(outcome)
+}
+
+/// An update of inbox events that clears their lease; callers add what else changes.
+fn release_lease() -> sea_orm::UpdateMany<inbox_event::Entity> {
+    inbox_event::Entity::update_many()
+        .col_expr(
+            inbox_event::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            inbox_event::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
 }
 
 /// `UPDATE <table>` leasing up to `limit` due rows (pending or failed, due, and not leased by a

@@ -10,11 +10,12 @@
 
 use chrono::{DateTime, Utc};
 use hookgate_events::{ClerkEvent, EntityKind, EventData};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityName as _, EntityTrait,
-    IdenStatic as _, Iterable as _,
+    ActiveModelTrait, ActiveValue, ActiveValue::Set, ConnectionTrait, DbBackend, EntityName as _,
+    EntityTrait, IdenStatic as _, Iterable as _,
 };
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -59,15 +60,18 @@ impl crate::Store {
         event: &ClerkEvent,
         data: serde_json::Value,
     ) -> Result<Applied, ApplyError> {
-        apply_event(&self.writer, tenant_id, event_id, event, data).await
+        let data = serde_json::value::to_raw_value(&data)
+            .map_err(|err| sea_orm::DbErr::Custom(err.to_string()))?;
+        apply_event(&self.writer, tenant_id, event_id, event, &data).await
     }
 }
 
 /// The bookkeeping every sync row carries.
-struct Meta {
+struct Meta<'a> {
     tenant_id: Uuid,
     clerk_id: String,
-    data: serde_json::Value,
+    /// Clerk's `data` exactly as it arrived: stored without building a JSON tree.
+    data: &'a RawValue,
     version: i64,
     deleted_at: Option<DateTime<Utc>>,
     last_event_id: Uuid,
@@ -80,7 +84,7 @@ pub async fn apply_event(
     tenant_id: Uuid,
     event_id: Uuid,
     event: &ClerkEvent,
-    data: serde_json::Value,
+    data: &RawValue,
 ) -> Result<Applied, ApplyError> {
     let Some(kind) = event.event_type.kind().filter(|k| has_table(*k)) else {
         return Ok(Applied::NoTable);
@@ -102,6 +106,7 @@ pub async fn apply_event(
             guarded(
                 db,
                 deletes,
+                m.data,
                 user::ActiveModel {
                     primary_email: Set(x.primary_email_address().map(str::to_owned)),
                     first_name: Set(x.first_name.clone()),
@@ -124,6 +129,7 @@ pub async fn apply_event(
             guarded(
                 db,
                 deletes,
+                m.data,
                 organization::ActiveModel {
                     name: Set(x.name.clone()),
                     slug: Set(x.slug.clone()),
@@ -141,6 +147,7 @@ pub async fn apply_event(
             guarded(
                 db,
                 deletes,
+                m.data,
                 organization_membership::ActiveModel {
                     organization_id: Set(Some(x.organization.id.to_string())),
                     user_id: Set(x.public_user_data.as_ref().map(|u| u.user_id.to_string())),
@@ -156,6 +163,7 @@ pub async fn apply_event(
             guarded(
                 db,
                 deletes,
+                m.data,
                 organization_invitation::ActiveModel {
                     organization_id: Set(entity.organization_id.map(ToString::to_string)),
                     email_address: Set(x.email_address.clone()),
@@ -174,6 +182,7 @@ pub async fn apply_event(
             guarded(
                 db,
                 deletes,
+                m.data,
                 organization_domain::ActiveModel {
                     organization_id: Set(x.organization_id.as_ref().map(ToString::to_string)),
                     name: Set(x.name.clone()),
@@ -193,6 +202,7 @@ pub async fn apply_event(
             guarded(
                 db,
                 deletes,
+                m.data,
                 session::ActiveModel {
                     user_id: Set(x.user_id.as_ref().map(ToString::to_string)),
                     client_id: Set(x.client_id.clone()),
@@ -211,6 +221,7 @@ pub async fn apply_event(
             guarded(
                 db,
                 deletes,
+                m.data,
                 role::ActiveModel {
                     key: Set(x.key.clone()),
                     name: Set(x.name.clone()),
@@ -226,6 +237,7 @@ pub async fn apply_event(
             guarded(
                 db,
                 deletes,
+                m.data,
                 permission::ActiveModel {
                     key: Set(x.key.clone()),
                     name: Set(x.name.clone()),
@@ -241,6 +253,7 @@ pub async fn apply_event(
             guarded(
                 db,
                 deletes,
+                m.data,
                 waitlist_entry::ActiveModel {
                     email_address: Set(x.email_address.clone()),
                     status: Set(x.status.clone()),
@@ -280,7 +293,6 @@ macro_rules! meta {
         $module::ActiveModel {
             tenant_id: Set(m.tenant_id),
             clerk_id: Set(m.clerk_id.clone()),
-            data: Set(m.data.clone()),
             version: Set(m.version),
             deleted_at: Set(m.deleted_at),
             last_event_id: Set(m.last_event_id),
@@ -295,38 +307,44 @@ use meta;
 async fn tombstone(
     db: &impl ConnectionTrait,
     kind: EntityKind,
-    m: Meta,
+    m: Meta<'_>,
 ) -> Result<bool, ApplyError> {
     Ok(match kind {
-        EntityKind::User => guarded(db, true, meta!(user, m)).await?,
-        EntityKind::Organization => guarded(db, true, meta!(organization, m)).await?,
+        EntityKind::User => guarded(db, true, m.data, meta!(user, m)).await?,
+        EntityKind::Organization => guarded(db, true, m.data, meta!(organization, m)).await?,
         EntityKind::OrganizationMembership => {
-            guarded(db, true, meta!(organization_membership, m)).await?
+            guarded(db, true, m.data, meta!(organization_membership, m)).await?
         }
         EntityKind::OrganizationInvitation => {
-            guarded(db, true, meta!(organization_invitation, m)).await?
+            guarded(db, true, m.data, meta!(organization_invitation, m)).await?
         }
-        EntityKind::OrganizationDomain => guarded(db, true, meta!(organization_domain, m)).await?,
-        EntityKind::Session => guarded(db, true, meta!(session, m)).await?,
-        EntityKind::Role => guarded(db, true, meta!(role, m)).await?,
-        EntityKind::Permission => guarded(db, true, meta!(permission, m)).await?,
-        EntityKind::WaitlistEntry => guarded(db, true, meta!(waitlist_entry, m)).await?,
+        EntityKind::OrganizationDomain => {
+            guarded(db, true, m.data, meta!(organization_domain, m)).await?
+        }
+        EntityKind::Session => guarded(db, true, m.data, meta!(session, m)).await?,
+        EntityKind::Role => guarded(db, true, m.data, meta!(role, m)).await?,
+        EntityKind::Permission => guarded(db, true, m.data, meta!(permission, m)).await?,
+        EntityKind::WaitlistEntry => guarded(db, true, m.data, meta!(waitlist_entry, m)).await?,
         _ => false,
     })
 }
 
 /// `INSERT … ON CONFLICT (tenant_id, clerk_id) DO UPDATE SET … WHERE <guard>`: one statement,
-/// so the check and the write cannot be separated. Returns whether a row was written.
+/// so the check and the write cannot be separated. Returns whether a row was written. `row`
+/// leaves `data` unset: the raw JSON goes in as text (cast to `jsonb` on PostgreSQL), so no JSON
+/// tree is built, cloned and serialized again for every event.
 async fn guarded<A>(
     db: &impl ConnectionTrait,
     deletes: bool,
+    data: &RawValue,
     row: A,
 ) -> Result<bool, sea_orm::DbErr>
 where
     A: ActiveModelTrait + Send,
     A::Entity: EntityTrait,
 {
-    let table = Alias::new(A::Entity::default().table_name());
+    let entity = A::Entity::default();
+    let table = Alias::new(entity.table_name());
     let stored = |column: &str| Expr::col((table.clone(), Alias::new(column)));
     let incoming = Expr::col((Alias::new("excluded"), Alias::new("version")));
     let live = stored("deleted_at").is_null();
@@ -342,9 +360,30 @@ where
         .update_columns(updated)
         .action_and_where(guard)
         .to_owned();
-    let rows = A::Entity::insert(row)
+    let mut columns = Vec::new();
+    let mut values = Vec::new();
+    for column in <A::Entity as EntityTrait>::Column::iter() {
+        if column.as_str() == "data" {
+            continue;
+        }
+        if let ActiveValue::Set(value) | ActiveValue::Unchanged(value) = row.get(column) {
+            columns.push(Alias::new(column.as_str()));
+            values.push(Expr::val(value));
+        }
+    }
+    let text = Expr::val(data.get());
+    columns.push(Alias::new("data"));
+    values.push(match db.get_database_backend() {
+        DbBackend::Postgres => text.cast_as(Alias::new("jsonb")),
+        _ => text,
+    });
+    let insert = Query::insert()
+        .into_table(table.clone())
+        .columns(columns)
+        .values(values)
+        .map_err(|err| sea_orm::DbErr::Custom(err.to_string()))?
         .on_conflict(on_conflict)
-        .exec_without_returning(db)
-        .await?;
+        .to_owned();
+    let rows = db.execute(&insert).await?.rows_affected();
     Ok(rows > 0)
 }

@@ -6,6 +6,7 @@
 //!   each store the way ingest wakes it; time from stored to applied, p50 and p99.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -48,7 +49,10 @@ async fn main() -> anyhow::Result<()> {
     .context("database")?;
     store.migrate().await.context("migrations")?;
     let templates = templates()?;
-    let workers = if backend == Backend::Postgres { 2 } else { 1 };
+    let workers: usize = std::env::var("WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(if backend == Backend::Postgres { 2 } else { 1 });
     let settings = WorkerSettings {
         batch_size: 100,
         lease: Duration::from_secs(60),
@@ -68,27 +72,34 @@ async fn main() -> anyhow::Result<()> {
             .await
             .context("insert")?;
     }
+    // The workers count what they finish, so nothing polls the database while they work.
     let started = Instant::now();
-    let (stop_tx, stop) = watch::channel(false);
+    let finished = Arc::new(AtomicUsize::new(0));
     let handles: Vec<_> = (0..workers)
         .map(|_| {
             let worker = Worker::new(store.clone(), settings, Arc::new(Notify::new()));
-            let stop = stop.clone();
-            tokio::spawn(async move { worker.run(stop).await })
+            let finished = finished.clone();
+            tokio::spawn(async move {
+                while finished.load(Ordering::Relaxed) < events {
+                    let report = worker.run_batch().await?;
+                    finished.fetch_add(report.done + report.dead, Ordering::Relaxed);
+                    if report.claimed == 0 {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+                anyhow::Ok(())
+            })
         })
         .collect();
-    loop {
-        let counts = store.count_by_status(tenant).await.context("counts")?;
-        if counts.iter().all(|(s, _)| *s == InboxStatus::Done) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    for handle in handles {
+        handle.await.context("worker")??;
     }
     let elapsed = started.elapsed();
-    stop_tx.send(true).context("stop")?;
-    for handle in handles {
-        handle.await.context("worker")?;
-    }
+    let counts = store.count_by_status(tenant).await.context("counts")?;
+    anyhow::ensure!(
+        counts == [(InboxStatus::Done, events as u64)],
+        "every event applied: {counts:?}"
+    );
 
     // Lag at light load.
     let tenant = Uuid::new_v4();

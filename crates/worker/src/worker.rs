@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use hookgate_events::{ClerkEvent, Envelope, EventFilter};
 use hookgate_store::{InboxEvent, Outcome, Prepared, Store, StoreError};
+use serde_json::value::RawValue;
 use tokio::sync::{Notify, watch};
 
 use crate::Backoff;
@@ -238,9 +239,9 @@ fn routes(
 }
 
 /// The typed event and the raw `data` Clerk sent (kept whole in the sync row).
-fn decode(body: &[u8]) -> Result<(ClerkEvent, serde_json::Value), String> {
+fn decode(body: &[u8]) -> Result<(ClerkEvent, Box<RawValue>), String> {
     let envelope = Envelope::parse(body).map_err(|e| e.to_string())?;
-    let data = serde_json::from_str(envelope.data.get()).map_err(|e| e.to_string())?;
+    let data = envelope.data.to_owned();
     let event = ClerkEvent::from_envelope(envelope).map_err(|e| e.to_string())?;
     Ok((event, data))
 }

@@ -37,8 +37,12 @@ fn settings(lease: Duration) -> WorkerSettings {
 }
 
 async fn store(db: &TestDb) -> Store {
+    connect(db.url()).await
+}
+
+async fn connect(url: String) -> Store {
     let store = Store::connect(&DatabaseOptions {
-        url: db.url(),
+        url,
         max_connections: 8,
         connect_timeout: Duration::from_secs(5),
         acquire_timeout: Duration::from_secs(10),
@@ -107,15 +111,17 @@ async fn assert_applied_once_in_effect(
     read.close().await.unwrap();
 }
 
-/// Runs a worker on a runtime of its own (as another process would) until the queue is empty.
-fn spawn_worker(store: Store, settings: WorkerSettings) -> std::thread::JoinHandle<BatchReport> {
+/// Runs a worker on a runtime and a pool of its own (as another process would) until the queue
+/// is empty. (A pool shared across runtimes would keep connections whose runtime has ended.)
+fn spawn_worker(url: String, settings: WorkerSettings) -> std::thread::JoinHandle<BatchReport> {
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         rt.block_on(async {
-            let worker = Worker::new(store, settings, Arc::new(Notify::new()));
+            let store = connect(url).await;
+            let worker = Worker::new(store.clone(), settings, Arc::new(Notify::new()));
             let mut total = BatchReport::default();
             let mut idle = 0;
             while idle < 10 {
@@ -132,6 +138,7 @@ fn spawn_worker(store: Store, settings: WorkerSettings) -> std::thread::JoinHand
                 total.dead += report.dead;
                 total.lease_lost += report.lease_lost;
             }
+            store.close().await;
             total
         })
     })
@@ -145,8 +152,8 @@ async fn two_workers_share_a_queue_under_load(backend: Backend) {
     let tenant = Uuid::new_v4();
     let events = fill(&store, tenant, USERS).await;
 
-    let a = spawn_worker(store.clone(), settings(Duration::from_secs(30)));
-    let b = spawn_worker(store.clone(), settings(Duration::from_secs(30)));
+    let a = spawn_worker(db.url(), settings(Duration::from_secs(30)));
+    let b = spawn_worker(db.url(), settings(Duration::from_secs(30)));
     let (a, b) = (a.join().unwrap(), b.join().unwrap());
 
     assert_eq!(
@@ -273,7 +280,7 @@ async fn the_backlog_counts_what_waits(backend: Backend) {
     let oldest = waiting.oldest_waiting_received_at.expect("events wait");
     assert!(oldest >= before - chrono::Duration::seconds(1) && oldest <= chrono::Utc::now());
 
-    spawn_worker(store.clone(), settings(Duration::from_secs(30)))
+    spawn_worker(db.url(), settings(Duration::from_secs(30)))
         .join()
         .unwrap();
     let drained = store.backlog().await.unwrap();
