@@ -195,6 +195,8 @@ impl Application {
             refresh_interval,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
+        // Headers get as long as an idle body: a client slower than that holds no connection.
+        let header_read_timeout = state.ingest.body_idle_timeout;
 
         let registry = state.registry.clone();
         let refresh = tokio::spawn(async move { registry.refresh_every(refresh_interval).await });
@@ -209,11 +211,12 @@ impl Application {
         if let Some((listener, metrics_state)) = metrics_listener {
             let app = hookgate_http::metrics_router(metrics_state);
             tracing::info!(addr = %listener.local_addr()?, "metrics listening");
-            background.push(tokio::spawn(async move {
-                if let Err(err) = axum::serve(listener, app).await {
-                    tracing::error!(%err, "the metrics listener failed");
-                }
-            }));
+            background.push(tokio::spawn(crate::serve::serve(
+                listener,
+                app,
+                header_read_timeout,
+                std::future::pending(),
+            )));
         }
 
         // Workers stop when told and finish the batch in hand first, so they are awaited, not
@@ -247,23 +250,23 @@ impl Application {
         let app = hookgate_http::router(state);
         tracing::info!(%addr, "hookgate listening");
         let (listener_stop_tx, mut listener_stop) = watch::channel(false);
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let server = crate::serve::serve(listener, app, header_read_timeout, async move {
             let _ = listener_stop.wait_for(|stop| *stop).await;
         });
-        let mut server = std::pin::pin!(server.into_future());
+        let mut server = std::pin::pin!(server);
 
         // One deadline for everything after the drain delay: in-flight requests, the inbox
         // flush, the workers' last batches and closing the pools. Whatever is still busy then is
         // dropped: nothing acknowledged is lost (acknowledged rows are committed) and leases expire.
         let mut deadline = tokio::time::Instant::now() + shutdown_timeout;
         let result = tokio::select! {
-            result = &mut server => result.context("server failed"),
+            () = &mut server => Ok(()),
             () = shutdown => {
                 tracing::info!(?drain_delay, "shutting down: /readyz now fails");
                 readiness.start_draining();
                 // Keep serving while load balancers notice, then stop accepting.
                 let drained_early = tokio::select! {
-                    result = &mut server => Some(result.context("server failed while draining")),
+                    () = &mut server => Some(Ok(())),
                     () = tokio::time::sleep(drain_delay) => None,
                 };
                 deadline = tokio::time::Instant::now() + shutdown_timeout;
@@ -273,7 +276,7 @@ impl Application {
                         tracing::info!("closing the listener; finishing in-flight requests");
                         let _ = listener_stop_tx.send(true);
                         match tokio::time::timeout_at(deadline, &mut server).await {
-                            Ok(result) => result.context("server failed while draining"),
+                            Ok(()) => Ok(()),
                             Err(_) => {
                                 tracing::warn!(?shutdown_timeout, "requests still in flight at the shutdown deadline");
                                 Ok(())

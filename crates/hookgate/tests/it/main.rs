@@ -6,6 +6,7 @@
 mod api;
 mod forward;
 mod helpers;
+mod hostile;
 mod ingest;
 mod outage;
 mod proxy;
