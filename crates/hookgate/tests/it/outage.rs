@@ -109,3 +109,105 @@ async fn redeliver_until_ok(app: &TestApp, secret: &Secret, svix_id: &str, body:
     .await
     .is_some()
 }
+
+/// A database that answers, but slowly: ingest gives up after `ingest.store_timeout_ms` with a
+/// 503 well before Svix's 15 s, and stores normally once the database is fast again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_postgres_gets_503_before_the_sender_gives_up() {
+    let Some(db) = TestDb::create(Backend::Postgres).await else {
+        return;
+    };
+    let url = PgUrl::parse(&db.url());
+    let proxy = TcpProxy::start(url.host().to_owned()).await;
+    let through_proxy = url.with_host(&proxy.addr().to_string()).to_string();
+    let app = TestApp::spawn(&settings(&through_proxy)).await;
+    let acme = app.tenant("acme").await;
+
+    proxy.slow_down(Duration::from_secs(5));
+    let started = Instant::now();
+    let slow = app
+        .deliver("acme", &acme.secret, "msg_slow_db", &user_created("u1"))
+        .await;
+    let elapsed = started.elapsed();
+    assert_eq!(slow.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(slow.headers().contains_key("retry-after"));
+    assert!(elapsed < REQUEST_TIMEOUT, "answered in {elapsed:?}");
+
+    proxy.slow_down(Duration::ZERO);
+    let recovered =
+        redeliver_until_ok(&app, &acme.secret, "msg_slow_db", &user_created("u1")).await;
+    assert!(recovered, "ingest recovers once the database is fast again");
+    assert_eq!(app.inbox_count(&acme).await, 1);
+}
+
+/// The database goes away in the middle of a load: every answer is a 200 or a quick 503, and
+/// once it is back, redelivering what got 503 leaves exactly one row per delivery; nothing that
+/// was answered 200 is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cut_off_mid_load_loses_nothing_acknowledged() {
+    let Some(db) = TestDb::create(Backend::Postgres).await else {
+        return;
+    };
+    let url = PgUrl::parse(&db.url());
+    let proxy = TcpProxy::start(url.host().to_owned()).await;
+    let through_proxy = url.with_host(&proxy.addr().to_string()).to_string();
+    let app = std::sync::Arc::new(TestApp::spawn(&settings(&through_proxy)).await);
+    let acme = app.tenant("acme").await;
+    let secret = acme.secret.clone();
+
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let senders: Vec<_> = (0..8)
+        .map(|sender| {
+            let app = app.clone();
+            let secret = secret.clone();
+            let running = running.clone();
+            tokio::spawn(async move {
+                let mut results = Vec::new();
+                let mut n = 0;
+                while running.load(std::sync::atomic::Ordering::SeqCst) {
+                    let id = format!("msg_{sender}_{n}");
+                    let started = Instant::now();
+                    let response = app.deliver("acme", &secret, &id, &user_created(&id)).await;
+                    let status = response.status();
+                    assert!(
+                        status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE,
+                        "{id}: {status}"
+                    );
+                    assert!(
+                        started.elapsed() < REQUEST_TIMEOUT,
+                        "{id}: {:?}",
+                        started.elapsed()
+                    );
+                    results.push((id, status == StatusCode::OK));
+                    n += 1;
+                }
+                results
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    proxy.restore();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    running.store(false, std::sync::atomic::Ordering::SeqCst);
+    let mut results = Vec::new();
+    for sender in senders {
+        results.extend(sender.await.unwrap());
+    }
+    let acknowledged = results.iter().filter(|(_, ok)| *ok).count();
+    let refused: Vec<_> = results.iter().filter(|(_, ok)| !*ok).collect();
+    assert!(acknowledged > 0, "some deliveries went through");
+    assert!(!refused.is_empty(), "the cut-off refused some deliveries");
+
+    for (id, _) in &refused {
+        assert!(
+            redeliver_until_ok(&app, &secret, id, &user_created(id)).await,
+            "{id} is stored once the database is back"
+        );
+    }
+    for (id, _) in &results {
+        assert!(app.inbox(&acme, id).await.is_some(), "{id} is stored");
+    }
+    assert_eq!(app.inbox_count(&acme).await, results.len() as u64);
+}
