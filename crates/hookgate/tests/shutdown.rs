@@ -4,9 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(unix)]
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,91 +12,16 @@ use std::time::{Duration, Instant};
 use hookgate_store::{DatabaseOptions, Store};
 use hookgate_tenancy::{SecretCipher, SecretsKey, Tenancy, TenantSlug};
 use hookgate_testkit::{Backend, TestDb, on_both_backends};
-use hookgate_verify::{Secret, sign};
+use hookgate_verify::Secret;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+mod common;
+
+use common::{DEV_SECRETS_KEY, serve, signed_request};
 
 on_both_backends!(sigterm_under_load_loses_nothing);
 
-/// `config/development.toml`'s public key: the binary runs with the development settings.
-const DEV_SECRETS_KEY: &str = "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE=";
 const DRAIN: Duration = Duration::from_millis(1000);
-
-struct Server {
-    child: Child,
-    addr: String,
-    stderr: std::sync::mpsc::Receiver<String>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `hookgate serve` on a free port and waits for the address it logs.
-fn serve(database_url: &str) -> Server {
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .arg("serve")
-        .env("HOOKGATE_CONFIG_DIR", config)
-        .env_remove("HOOKGATE_ENV")
-        .env_remove("RUST_LOG")
-        .env("HOOKGATE__DATABASE__URL", database_url)
-        .env("HOOKGATE__SERVER__LISTEN", "127.0.0.1:0")
-        .env(
-            "HOOKGATE__SERVER__DRAIN_DELAY_MS",
-            DRAIN.as_millis().to_string(),
-        )
-        .env("HOOKGATE__LOG__FORMAT", "json")
-        .env("RUST_BACKTRACE", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    // Owned by `Server` from here on, so a failed wait below still kills it.
-    let mut server = Server {
-        child,
-        addr: String::new(),
-        stderr: rx,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let line = server
-            .stderr
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("hookgate logs its address");
-        let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if json["fields"]["message"] == "hookgate listening" {
-            server.addr = json["fields"]["addr"].as_str().unwrap().to_owned();
-            return server;
-        }
-    }
-}
-
-fn signed_request(secret: &Secret, svix_id: &str, body: &[u8]) -> Vec<(String, String)> {
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    vec![
-        ("svix-id".into(), svix_id.into()),
-        ("svix-timestamp".into(), ts.to_string()),
-        ("svix-signature".into(), sign(secret, svix_id, ts, body)),
-    ]
-}
 
 fn body(n: usize) -> Vec<u8> {
     format!(
@@ -133,7 +56,13 @@ async fn sigterm_under_load_loses_nothing(backend: Backend) {
         .unwrap()
         .tenant;
 
-    let mut server = serve(&db.url());
+    let mut server = serve(
+        &db.url(),
+        &[(
+            "HOOKGATE__SERVER__DRAIN_DELAY_MS",
+            &DRAIN.as_millis().to_string(),
+        )],
+    );
     let base = format!("http://{}", server.addr);
     let url = format!("{base}/api/webhooks/acme");
     hookgate_worker::install_tls_provider();

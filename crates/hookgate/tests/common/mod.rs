@@ -1,0 +1,87 @@
+//! Running the real `hookgate` binary in tests: start it on a free port, sign deliveries.
+#![allow(dead_code)] // Each test file uses its own part of this.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hookgate_verify::{Secret, sign};
+
+/// `config/development.toml`'s public key: the binary runs with the development settings.
+pub const DEV_SECRETS_KEY: &str = "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE=";
+
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    pub stderr: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `hookgate serve` on a free port, with `env` on top of the development settings, and
+/// waits for the address it logs.
+pub fn serve(database_url: &str, env: &[(&str, &str)]) -> Server {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .arg("serve")
+        .env("HOOKGATE_CONFIG_DIR", config)
+        .env_remove("HOOKGATE_ENV")
+        .env_remove("RUST_LOG")
+        .env("HOOKGATE__DATABASE__URL", database_url)
+        .env("HOOKGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .env("HOOKGATE__LOG__FORMAT", "json")
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Owned by `Server` from here on, so a failed wait below still kills it.
+    let mut server = Server {
+        child,
+        addr: String::new(),
+        stderr: rx,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let line = server
+            .stderr
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("hookgate logs its address");
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if json["fields"]["message"] == "hookgate listening" {
+            server.addr = json["fields"]["addr"].as_str().unwrap().to_owned();
+            return server;
+        }
+    }
+}
+
+pub fn signed_request(secret: &Secret, svix_id: &str, body: &[u8]) -> Vec<(String, String)> {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    vec![
+        ("svix-id".into(), svix_id.into()),
+        ("svix-timestamp".into(), ts.to_string()),
+        ("svix-signature".into(), sign(secret, svix_id, ts, body)),
+    ]
+}
