@@ -2,7 +2,8 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
-/// What CI checks, in the order that fails fastest: formatting, lints, tests, the Helm chart.
+/// What CI checks, in the order that fails fastest: formatting, lints, tests, the Helm chart, the
+/// dependency policy, then a short run of each fuzz target.
 pub fn run() -> anyhow::Result<()> {
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&[
@@ -15,6 +16,8 @@ pub fn run() -> anyhow::Result<()> {
     ])?;
     cargo(&["test", "--workspace"])?;
     crate::helm::run()?;
+    crate::deny::run(&[])?;
+    crate::fuzz::run(&["--seconds".into(), "15".into()])?;
     Ok(())
 }
 

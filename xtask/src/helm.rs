@@ -210,7 +210,7 @@ fn run_tool(program: &Path, args: &[String], dir: Option<&Path>) -> anyhow::Resu
     Ok(())
 }
 
-fn repo_root() -> anyhow::Result<PathBuf> {
+pub(crate) fn repo_root() -> anyhow::Result<PathBuf> {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").context("run through cargo xtask")?;
     Path::new(&manifest)
         .parent()

@@ -2,7 +2,9 @@
 
 mod bench;
 mod ci;
+mod deny;
 mod dev;
+mod fuzz;
 mod helm;
 mod ingest;
 mod openapi;
@@ -14,7 +16,10 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci      rustfmt check, clippy with warnings denied, the whole test suite, then helm
+  ci      rustfmt check, clippy with warnings denied, the whole test suite, helm, cargo deny
+          (licenses, bans, sources) and a 15 s run of each fuzz target
+  deny    cargo deny check licenses bans sources against deny.toml; installs cargo-deny:
+            cargo xtask deny [--advisories]   (advisories need GitHub reachable)
   bench   benchmarks (release builds):
             cargo xtask bench decode    decoding a ~2.5 KB user.created
             cargo xtask bench process [sqlite|postgres] [events]
@@ -28,6 +33,9 @@ tasks:
   openapi write docs/openapi.json from the code
   dev     migrate the local SQLite database, make sure the `demo` tenant exists, print its
           endpoint and signing secret, and run the gateway
+  fuzz    run the libFuzzer targets in fuzz/ (verify, decode, tenant_slug), seeded from the
+          event fixtures; installs cargo-fuzz on first use:
+            cargo xtask fuzz [--seconds 600] [verify|decode|tenant_slug ...]
   send    sign a Clerk event like Svix does and POST it to a running hookgate:
             cargo xtask send [<event-type|file>] [--tenant <slug>] [--secret whsec_...]
                              [--url <base or endpoint>] [--repeat N] [--id msg_...]
@@ -44,6 +52,8 @@ fn main() -> anyhow::Result<()> {
         Some("openapi") => openapi::run(),
         Some("send") => send::run(&rest),
         Some("dev") => dev::run(&rest),
+        Some("fuzz") => fuzz::run(&rest),
+        Some("deny") => deny::run(&rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())
