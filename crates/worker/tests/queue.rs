@@ -6,8 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hookgate_events::{ClerkEvent, Envelope};
 use hookgate_store::entities::sync::user;
-use hookgate_store::{DatabaseOptions, InboxStatus, NewInboxEvent, Store, Uuid};
+use hookgate_store::{DatabaseOptions, InboxStatus, NewInboxEvent, Outcome, Prepared, Store, Uuid};
 use hookgate_testkit::{Backend, TestDb, on_both_backends};
 use hookgate_worker::{Backoff, BatchReport, Worker, WorkerSettings};
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
@@ -16,6 +17,7 @@ use tokio::sync::{Notify, watch};
 
 on_both_backends!(
     two_workers_share_a_queue_under_load,
+    a_worker_whose_lease_ran_out_changes_nothing,
     a_dead_workers_batch_is_taken_over_after_its_lease,
     the_backlog_counts_what_waits
 );
@@ -298,5 +300,78 @@ async fn the_backlog_counts_what_waits(backend: Backend) {
             .iter()
             .all(|p| p.max >= 1 && p.in_use + p.idle <= p.max)
     );
+    store.close().await;
+}
+
+/// A worker that stalls past its lease (a long GC pause, a frozen VM) finishes its batch after
+/// another worker has taken the events over and applied them: the late batch must change
+/// nothing, neither the rows nor the events' statuses, and must say so.
+async fn a_worker_whose_lease_ran_out_changes_nothing(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let store = store(&db).await;
+    let tenant = Uuid::new_v4();
+    let users = 5;
+    let events = fill(&store, tenant, users).await;
+
+    // The stalled worker claims everything with a lease that runs out at once...
+    let stale = store
+        .claim_due_events("stalled-worker", events as u64, Duration::from_millis(1))
+        .await
+        .unwrap();
+    assert_eq!(stale.len(), events);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    // ...a live worker takes the events over and applies them...
+    let live = Worker::new(
+        store.clone(),
+        settings(Duration::from_secs(30)),
+        Arc::new(Notify::new()),
+    );
+    let mut done = 0;
+    loop {
+        let report = live.run_batch().await.unwrap();
+        if report.claimed == 0 {
+            break;
+        }
+        done += report.done;
+    }
+    assert_eq!(done, events);
+    assert_applied_once_in_effect(&store, &db, tenant, events, users).await;
+
+    // ...and then the stalled worker wakes up and applies what it claimed, oldest versions
+    // last, so an unguarded write would leave the rows at an old version.
+    let batch: Vec<Prepared> = stale
+        .into_iter()
+        .rev()
+        .map(|inbox| {
+            let envelope = Envelope::parse(&inbox.body).unwrap();
+            let data = envelope.data.to_owned();
+            let event = ClerkEvent::from_envelope(envelope).unwrap();
+            Prepared {
+                inbox,
+                decoded: Ok((event, data)),
+                span: tracing::Span::none(),
+                forward_to: Vec::new(),
+            }
+        })
+        .collect();
+    // `process_batch` tries the one-transaction path first, finds the leases gone, then goes
+    // event by event: both must leave nothing behind.
+    let outcomes = store
+        .process_batch(
+            "stalled-worker",
+            batch,
+            &settings(Duration::from_secs(30)).backoff,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), events);
+    assert!(
+        outcomes.iter().all(|(_, o)| *o == Outcome::LeaseLost),
+        "{outcomes:?}"
+    );
+    assert_applied_once_in_effect(&store, &db, tenant, events, users).await;
     store.close().await;
 }
