@@ -1,6 +1,7 @@
 //! The accept loop: axum's router on hyper's HTTP/1.1 connections, with the read timeout for
 //! request headers that `axum::serve` does not set (without it a client that trickles its headers,
-//! a byte now and then, holds a connection and a task forever).
+//! a byte now and then, holds a connection and a task forever). hyper also applies it to the wait
+//! for the next request on a kept-alive connection, so it doubles as the idle timeout.
 
 use std::future::Future;
 use std::time::Duration;
@@ -26,10 +27,12 @@ pub async fn serve(
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
+                // A client that gave up during the handshake: nothing to do.
+                Err(err) if is_connection_error(&err) => continue,
                 Err(err) => {
                     // Out of file descriptors and the like: wait instead of spinning.
                     tracing::warn!(%err, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             },
@@ -49,4 +52,13 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Errors of one connection, not of the listener (as `axum::serve` treats them).
+fn is_connection_error(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    )
 }

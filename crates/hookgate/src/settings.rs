@@ -103,6 +103,7 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     pub request_timeout_ms: u64,
     pub body_idle_timeout_ms: u64,
+    pub header_read_timeout_ms: u64,
     pub drain_delay_ms: u64,
     pub shutdown_timeout_ms: u64,
 }
@@ -393,8 +394,10 @@ impl Settings {
         if self.retention.interval_ms == 0 {
             bail!("invalid settings: retention.interval_ms must be positive");
         }
-        if self.server.body_idle_timeout_ms == 0 {
-            bail!("invalid settings: server.body_idle_timeout_ms must be positive");
+        if self.server.body_idle_timeout_ms == 0 || self.server.header_read_timeout_ms == 0 {
+            bail!(
+                "invalid settings: server.body_idle_timeout_ms and header_read_timeout_ms must be positive"
+            );
         }
         if self.tenancy.refresh_interval_ms == 0 {
             bail!("invalid settings: tenancy.refresh_interval_ms must be positive");

@@ -55,6 +55,7 @@ pub struct Application {
     open_secret: SecretOpener,
     retention: RetentionSettings,
     drain_delay: Duration,
+    header_read_timeout: Duration,
     shutdown_timeout: Duration,
     refresh_interval: Duration,
 }
@@ -141,6 +142,7 @@ impl Application {
             open_secret,
             retention: settings.retention.clone(),
             drain_delay: Duration::from_millis(settings.server.drain_delay_ms),
+            header_read_timeout: Duration::from_millis(settings.server.header_read_timeout_ms),
             shutdown_timeout: Duration::from_millis(settings.server.shutdown_timeout_ms),
             refresh_interval: Duration::from_millis(settings.tenancy.refresh_interval_ms),
         })
@@ -191,12 +193,11 @@ impl Application {
             open_secret,
             retention,
             drain_delay,
+            header_read_timeout,
             shutdown_timeout,
             refresh_interval,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
-        // Headers get as long as an idle body: a client slower than that holds no connection.
-        let header_read_timeout = state.ingest.body_idle_timeout;
 
         let registry = state.registry.clone();
         let refresh = tokio::spawn(async move { registry.refresh_every(refresh_interval).await });

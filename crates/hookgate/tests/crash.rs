@@ -128,17 +128,23 @@ async fn kill_9_under_load_loses_nothing_and_applies_once(backend: Backend) {
         }));
     }
 
+    // Kill number i once a random point of the i-th slice of the load has been acknowledged,
+    // so every kill lands mid-load however fast the machine is.
+    let total = USERS * VERSIONS;
     for cycle in 0..CYCLES {
-        let wait = 150 + next(&mut seed) % 500;
-        tokio::time::sleep(Duration::from_millis(wait)).await;
+        let slice = total / (CYCLES + 1);
+        let at = slice * cycle + slice / 2 + (next(&mut seed) as usize) % (slice / 2);
+        while acked.load(std::sync::atomic::Ordering::SeqCst) < at {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         let before = acked.load(std::sync::atomic::Ordering::SeqCst);
         assert!(
-            before < USERS * VERSIONS,
+            before < total,
             "cycle {cycle}: the load ended before the kill"
         );
         server.child.kill().unwrap(); // SIGKILL: no drain, no flush, no lease release.
         server.child.wait().unwrap();
-        eprintln!("cycle {cycle}: killed after {wait} ms, {before} deliveries acknowledged so far");
+        eprintln!("cycle {cycle}: killed at {before} deliveries acknowledged");
         server = serve(&db.url(), &env);
         *address.lock().unwrap() = server.addr.clone();
     }

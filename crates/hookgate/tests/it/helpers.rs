@@ -35,6 +35,7 @@ pub fn settings(database_url: &str) -> Settings {
     settings.server.listen = "127.0.0.1:0".parse().unwrap();
     settings.server.request_timeout_ms = 3_000;
     settings.server.body_idle_timeout_ms = 1_000;
+    settings.server.header_read_timeout_ms = 1_000;
     settings.server.shutdown_timeout_ms = 5_000;
     settings.ingest.store_timeout_ms = 1_000;
     settings.database.url = hookgate::settings::Redacted::new(database_url);

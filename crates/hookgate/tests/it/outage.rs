@@ -173,8 +173,9 @@ async fn postgres_cut_off_mid_load_loses_nothing_acknowledged() {
                         status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE,
                         "{id}: {status}"
                     );
+                    // Well before Svix's 15 s, with room for a loaded machine.
                     assert!(
-                        started.elapsed() < REQUEST_TIMEOUT,
+                        started.elapsed() < REQUEST_TIMEOUT + Duration::from_secs(3),
                         "{id}: {:?}",
                         started.elapsed()
                     );
