@@ -51,6 +51,24 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
     Ok(options)
 }
 
+/// Waits for a peer `child` to print its port, drives the load at it, stops it; the load
+/// generator's JSON line.
+fn drive_peer(
+    mut child: Child,
+    release: &Path,
+    tenants: &str,
+    options: &Options,
+) -> anyhow::Result<String> {
+    let port = wait_for(&mut child, "listening ")?;
+    let _peer = Running(child);
+    load(
+        release,
+        &format!("http://127.0.0.1:{port}"),
+        tenants,
+        options,
+    )
+}
+
 /// A process that is killed when dropped.
 struct Running(Child);
 
@@ -271,21 +289,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         checked += exactly_once(&line, &hookgate)?;
 
         // The verify-only Rust ceiling.
-        let mut child = Command::new(release.join("ceiling"))
+        let child = Command::new(release.join("ceiling"))
             .args(["127.0.0.1:0", &tenants])
             .stdout(Stdio::piped())
             .spawn()
             .context("starting the ceiling")?;
-        let port = wait_for(&mut child, "listening ")?;
-        let ceiling = Running(child);
-        let line = load(
-            &release,
-            &format!("http://127.0.0.1:{port}"),
-            &tenants,
-            &options,
-        )?;
-        targets[1].record(&line)?;
-        drop(ceiling);
+        targets[1].record(&drive_peer(child, &release, &tenants, &options)?)?;
 
         // The Node.js handler of Clerk's guide.
         let secrets_json = format!(
@@ -297,7 +306,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(",")
         );
-        let mut child = Command::new("node")
+        let child = Command::new("node")
             .arg("server.mjs")
             .current_dir(&peer)
             .env("PORT", "0")
@@ -305,16 +314,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             .stdout(Stdio::piped())
             .spawn()
             .context("starting the Node.js peer")?;
-        let port = wait_for(&mut child, "listening ")?;
-        let node = Running(child);
-        let line = load(
-            &release,
-            &format!("http://127.0.0.1:{port}"),
-            &tenants,
-            &options,
-        )?;
-        targets[2].record(&line)?;
-        drop(node);
+        targets[2].record(&drive_peer(child, &release, &tenants, &options)?)?;
     }
 
     let backend = if options.postgres {

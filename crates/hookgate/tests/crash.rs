@@ -8,16 +8,15 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use hookgate_store::InboxStatus;
 use hookgate_store::entities::sync::user;
-use hookgate_store::{DatabaseOptions, InboxStatus, Store};
-use hookgate_tenancy::{SecretCipher, SecretsKey, Tenancy, TenantSlug};
 use hookgate_testkit::{Backend, TestDb, on_both_backends};
 use hookgate_verify::Secret;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
 
 mod common;
 
-use common::{DEV_SECRETS_KEY, serve, signed_request};
+use common::{serve, signed_request, store_with_acme};
 
 on_both_backends!(kill_9_under_load_loses_nothing_and_applies_once);
 
@@ -47,27 +46,8 @@ async fn kill_9_under_load_loses_nothing_and_applies_once(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {
         return;
     };
-    let store = Store::connect(&DatabaseOptions {
-        url: db.url(),
-        max_connections: 2,
-        connect_timeout: Duration::from_secs(5),
-        acquire_timeout: Duration::from_secs(5),
-        sqlite_busy_timeout: Duration::from_secs(5),
-    })
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
     let secret = Secret::from_bytes(vec![9; 24]).unwrap();
-    let cipher = SecretCipher::new(&SecretsKey::parse(DEV_SECRETS_KEY).unwrap());
-    let tenant = Tenancy::new(store.clone(), cipher, None)
-        .create(
-            &TenantSlug::parse("acme").unwrap(),
-            None,
-            Some(secret.clone()),
-        )
-        .await
-        .unwrap()
-        .tenant;
+    let (store, tenant) = store_with_acme(&db, &secret).await;
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -167,7 +147,7 @@ async fn kill_9_under_load_loses_nothing_and_applies_once(backend: Backend) {
     // leases of killed workers included (they expire; the test settings keep them short).
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let counts = store.count_by_status(tenant.id).await.unwrap();
+        let counts = store.count_by_status(tenant).await.unwrap();
         if counts == [(InboxStatus::Done, (USERS * VERSIONS) as u64)] {
             break;
         }
@@ -180,7 +160,7 @@ async fn kill_9_under_load_loses_nothing_and_applies_once(backend: Backend) {
     for svix_id in &acknowledged {
         assert!(
             store
-                .find_inbox_event_by_svix_id(tenant.id, svix_id)
+                .find_inbox_event_by_svix_id(tenant, svix_id)
                 .await
                 .unwrap()
                 .is_some(),
@@ -191,7 +171,7 @@ async fn kill_9_under_load_loses_nothing_and_applies_once(backend: Backend) {
     // A clean run leaves each user at its newest version, whatever the order and the repeats.
     let read = sea_orm::Database::connect(db.url()).await.unwrap();
     let rows = user::Entity::find()
-        .filter(user::Column::TenantId.eq(tenant.id))
+        .filter(user::Column::TenantId.eq(tenant))
         .all(&read)
         .await
         .unwrap();

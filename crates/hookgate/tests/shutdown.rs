@@ -9,15 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hookgate_store::{DatabaseOptions, Store};
-use hookgate_tenancy::{SecretCipher, SecretsKey, Tenancy, TenantSlug};
 use hookgate_testkit::{Backend, TestDb, on_both_backends};
 use hookgate_verify::Secret;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 mod common;
 
-use common::{DEV_SECRETS_KEY, serve, signed_request};
+use common::{serve, signed_request, store_with_acme};
 
 on_both_backends!(sigterm_under_load_loses_nothing);
 
@@ -34,27 +32,8 @@ async fn sigterm_under_load_loses_nothing(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {
         return;
     };
-    let store = Store::connect(&DatabaseOptions {
-        url: db.url(),
-        max_connections: 2,
-        connect_timeout: Duration::from_secs(5),
-        acquire_timeout: Duration::from_secs(5),
-        sqlite_busy_timeout: Duration::from_secs(5),
-    })
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
     let secret = Secret::from_bytes(vec![7; 24]).unwrap();
-    let cipher = SecretCipher::new(&SecretsKey::parse(DEV_SECRETS_KEY).unwrap());
-    let tenant = Tenancy::new(store.clone(), cipher, None)
-        .create(
-            &TenantSlug::parse("acme").unwrap(),
-            None,
-            Some(secret.clone()),
-        )
-        .await
-        .unwrap()
-        .tenant;
+    let (store, tenant) = store_with_acme(&db, &secret).await;
 
     let mut server = serve(
         &db.url(),
@@ -177,7 +156,7 @@ async fn sigterm_under_load_loses_nothing(backend: Backend) {
     for (svix_id, _) in &answered {
         assert!(
             store
-                .find_inbox_event_by_svix_id(tenant.id, svix_id)
+                .find_inbox_event_by_svix_id(tenant, svix_id)
                 .await
                 .unwrap()
                 .is_some(),
@@ -185,7 +164,7 @@ async fn sigterm_under_load_loses_nothing(backend: Backend) {
         );
     }
     assert_eq!(
-        store.count_inbox_events(tenant.id).await.unwrap(),
+        store.count_inbox_events(tenant).await.unwrap(),
         answered.len() as u64,
         "nothing stored that was not answered"
     );

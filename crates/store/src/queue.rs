@@ -291,7 +291,7 @@ impl Store {
             .and_then(|t| t.instance_id);
         let mut replayed = 0;
         for chunk in ids.chunks(500) {
-            let res = inbox_event::Entity::update_many()
+            let res = release_lease()
                 .col_expr(
                     inbox_event::Column::Status,
                     Expr::value(InboxStatus::Pending),
@@ -300,14 +300,6 @@ impl Store {
                 .col_expr(
                     inbox_event::Column::NextAttemptAt,
                     Expr::value(Some(Utc::now())),
-                )
-                .col_expr(
-                    inbox_event::Column::LeaseOwner,
-                    Expr::value(Option::<String>::None),
-                )
-                .col_expr(
-                    inbox_event::Column::LeaseUntil,
-                    Expr::value(Option::<DateTime<Utc>>::None),
                 )
                 .col_expr(
                     inbox_event::Column::LastError,

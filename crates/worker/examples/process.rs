@@ -1,5 +1,6 @@
 //! Benchmark of the sync engine, run by `cargo xtask bench process [sqlite|postgres] [events]`
-//! in release mode. Prints one JSON line:
+//! in release mode (`WORKERS=n` changes the number of workers: 1 on SQLite, 2 on PostgreSQL by
+//! default). Prints one JSON line:
 //! - throughput: events stored beforehand (a realistic mix of Clerk events built from the
 //!   fixtures), then drained by the workers; events applied per second of wall time;
 //! - lag at light load: 50 events per second stored one by one while a worker runs, woken by

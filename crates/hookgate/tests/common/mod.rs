@@ -6,6 +6,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use hookgate_store::{DatabaseOptions, Store, Uuid};
+use hookgate_tenancy::{SecretCipher, SecretsKey, Tenancy, TenantSlug};
+use hookgate_testkit::TestDb;
 use hookgate_verify::{Secret, sign};
 
 /// `config/development.toml`'s public key: the binary runs with the development settings.
@@ -84,4 +87,30 @@ pub fn signed_request(secret: &Secret, svix_id: &str, body: &[u8]) -> Vec<(Strin
         ("svix-timestamp".into(), ts.to_string()),
         ("svix-signature".into(), sign(secret, svix_id, ts, body)),
     ]
+}
+
+/// A migrated store on `db` holding the tenant `acme` signed with `secret` (encrypted with the
+/// development key the binary runs with); returns the store and the tenant's id.
+pub async fn store_with_acme(db: &TestDb, secret: &Secret) -> (Store, Uuid) {
+    let store = Store::connect(&DatabaseOptions {
+        url: db.url(),
+        max_connections: 2,
+        connect_timeout: Duration::from_secs(5),
+        acquire_timeout: Duration::from_secs(5),
+        sqlite_busy_timeout: Duration::from_secs(5),
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let cipher = SecretCipher::new(&SecretsKey::parse(DEV_SECRETS_KEY).unwrap());
+    let tenant = Tenancy::new(store.clone(), cipher, None)
+        .create(
+            &TenantSlug::parse("acme").unwrap(),
+            None,
+            Some(secret.clone()),
+        )
+        .await
+        .unwrap()
+        .tenant;
+    (store, tenant.id)
 }

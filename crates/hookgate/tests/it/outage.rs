@@ -15,13 +15,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_millis(3_000);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_cut_off_answers_503_then_recovers() {
-    let Some(db) = TestDb::create(Backend::Postgres).await else {
+    let Some((_db, proxy, app)) = behind_proxy().await else {
         return;
     };
-    let url = PgUrl::parse(&db.url());
-    let proxy = TcpProxy::start(url.host().to_owned()).await;
-    let through_proxy = url.with_host(&proxy.addr().to_string()).to_string();
-    let app = TestApp::spawn(&settings(&through_proxy)).await;
     let acme = app.tenant("acme").await;
     assert_eq!(
         app.deliver("acme", &acme.secret, "msg_before", &user_created("u1"))
@@ -100,6 +96,16 @@ async fn sqlite_locked_by_another_writer_answers_503_then_recovers() {
     assert_eq!(app.inbox_count(&acme).await, 1);
 }
 
+/// hookgate on a fresh PostgreSQL database reached through a proxy the test controls.
+async fn behind_proxy() -> Option<(TestDb, TcpProxy, TestApp)> {
+    let db = TestDb::create(Backend::Postgres).await?;
+    let url = PgUrl::parse(&db.url());
+    let proxy = TcpProxy::start(url.host().to_owned()).await;
+    let through_proxy = url.with_host(&proxy.addr().to_string()).to_string();
+    let app = TestApp::spawn(&settings(&through_proxy)).await;
+    Some((db, proxy, app))
+}
+
 /// Redelivers like Svix would, until hookgate answers 200 (at most 15 s).
 async fn redeliver_until_ok(app: &TestApp, secret: &Secret, svix_id: &str, body: &[u8]) -> bool {
     eventually(Duration::from_secs(15), || async {
@@ -114,13 +120,9 @@ async fn redeliver_until_ok(app: &TestApp, secret: &Secret, svix_id: &str, body:
 /// 503 well before Svix's 15 s, and stores normally once the database is fast again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_postgres_gets_503_before_the_sender_gives_up() {
-    let Some(db) = TestDb::create(Backend::Postgres).await else {
+    let Some((_db, proxy, app)) = behind_proxy().await else {
         return;
     };
-    let url = PgUrl::parse(&db.url());
-    let proxy = TcpProxy::start(url.host().to_owned()).await;
-    let through_proxy = url.with_host(&proxy.addr().to_string()).to_string();
-    let app = TestApp::spawn(&settings(&through_proxy)).await;
     let acme = app.tenant("acme").await;
 
     proxy.slow_down(Duration::from_secs(5));
@@ -145,13 +147,10 @@ async fn a_slow_postgres_gets_503_before_the_sender_gives_up() {
 /// was answered 200 is missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_cut_off_mid_load_loses_nothing_acknowledged() {
-    let Some(db) = TestDb::create(Backend::Postgres).await else {
+    let Some((_db, proxy, app)) = behind_proxy().await else {
         return;
     };
-    let url = PgUrl::parse(&db.url());
-    let proxy = TcpProxy::start(url.host().to_owned()).await;
-    let through_proxy = url.with_host(&proxy.addr().to_string()).to_string();
-    let app = std::sync::Arc::new(TestApp::spawn(&settings(&through_proxy)).await);
+    let app = std::sync::Arc::new(app);
     let acme = app.tenant("acme").await;
     let secret = acme.secret.clone();
 
