@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use hookgate_tenancy::{AdminTokens, DestinationSpec, Tenancy, TenantSlug};
 use hookgate_verify::Secret;
 
-use hookgate_events::{EventFilter, EventType};
+use hookgate_events::EventFilter;
 use hookgate_store::{
     DeliveryQuery, DeliveryStatus, EventQuery, InboxStatus, InboxSummary, Store, Uuid,
 };
@@ -364,7 +364,7 @@ async fn events_with_store(command: EventsCommand, store: &Store) -> anyhow::Res
                     "{:<38} {:<34} {:<8} {:>3} {:<32} {}",
                     e.id,
                     e.event_type.as_deref().unwrap_or("-"),
-                    format!("{:?}", e.status).to_lowercase(),
+                    e.status.as_str(),
                     e.attempts,
                     e.received_at.to_rfc3339(),
                     e.last_error.as_deref().unwrap_or("")
@@ -381,10 +381,7 @@ async fn events_with_store(command: EventsCommand, store: &Store) -> anyhow::Res
             println!("id:        {}", event.id);
             println!("svix-id:   {}", event.svix_id);
             println!("type:      {}", event.event_type.as_deref().unwrap_or("-"));
-            println!(
-                "status:    {}",
-                format!("{:?}", event.status).to_lowercase()
-            );
+            println!("status:    {}", event.status);
             println!("attempts:  {}", event.attempts);
             println!("received:  {}", event.received_at.to_rfc3339());
             if let Some(at) = event.processed_at {
@@ -416,7 +413,7 @@ async fn events_with_store(command: EventsCommand, store: &Store) -> anyhow::Res
             let tenant = tenant_of(&tenant).await?;
             let stats = store.queue_stats(tenant.id).await?;
             for (status, count) in &stats.counts {
-                println!("{:<8} {count}", format!("{status:?}").to_lowercase());
+                println!("{:<8} {count}", status.as_str());
             }
             if let Some(at) = stats.oldest_waiting_received_at {
                 println!(
@@ -472,26 +469,12 @@ impl EventFilterArgs {
             limit,
             ..EventQuery::default()
         };
-        let mut events = store.list_inbox_events(tenant_id, &query).await?;
-        // SQL `LIKE` ignores case on SQLite; the glob itself decides.
-        if let Some(glob) = &self.event_type {
-            events
-                .retain(|e| glob.matches(&EventType::parse(e.event_type.as_deref().unwrap_or(""))));
-        }
-        Ok(events)
+        Ok(store.list_inbox_events(tenant_id, &query).await?)
     }
 }
 
-fn parse_status(text: &str) -> Result<InboxStatus, String> {
-    match text {
-        "pending" => Ok(InboxStatus::Pending),
-        "failed" => Ok(InboxStatus::Failed),
-        "done" => Ok(InboxStatus::Done),
-        "dead" => Ok(InboxStatus::Dead),
-        other => Err(format!(
-            "`{other}` is not a status: pending, failed, done or dead"
-        )),
-    }
+fn parse_status(text: &str) -> Result<InboxStatus, hookgate_store::UnknownStatus> {
+    text.parse()
 }
 
 /// An RFC 3339 time, or an age (`90s`, `30m`, `24h`, `7d`) before now.
@@ -795,11 +778,7 @@ async fn destination(
             let statuses = status
                 .iter()
                 .flat_map(|s| s.split(','))
-                .map(|s| {
-                    s.trim()
-                        .parse::<DeliveryStatus>()
-                        .map_err(anyhow::Error::msg)
-                })
+                .map(|s| Ok(s.trim().parse::<DeliveryStatus>()?))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let query = DeliveryQuery {
                 destination_id: Some(id),
@@ -815,7 +794,7 @@ async fn destination(
                 println!(
                     "{:<38} {:<8} {:>8} {:>6}  {}",
                     d.id,
-                    format!("{:?}", d.status).to_lowercase(),
+                    d.status.as_str(),
                     d.attempts,
                     d.last_status.map(|s| s.to_string()).unwrap_or_default(),
                     d.last_error.unwrap_or_default()

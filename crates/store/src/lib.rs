@@ -6,32 +6,34 @@
 
 mod api_keys;
 mod connection;
+mod deliveries;
+mod destinations;
 pub mod entities;
 mod error;
-mod forward;
 mod group_commit;
 mod inbox;
-mod queue;
+pub mod queue;
 mod reads;
 pub mod sync;
 mod tenants;
 
 pub use connection::{Backend, DatabaseOptions, PoolUsage, Store};
+pub use deliveries::{Attempt, DeliveryBacklog, DeliveryJob, DeliveryOutcome, DeliveryQuery};
+pub use destinations::{DestinationPatch, NewDestination};
 pub use entities::api_key::Model as ApiKey;
 pub use entities::delivery::{DeliveryStatus, Model as Delivery};
 pub use entities::destination::Model as Destination;
 pub use entities::event_attempt::Model as EventAttempt;
 pub use entities::inbox_event::{InboxStatus, Model as InboxEvent};
+pub use entities::queue_status::{QueueStatus, UnknownStatus};
 pub use entities::tenant::Model as Tenant;
 pub use entities::tenant_secret::Model as TenantSecret;
 pub use error::StoreError;
-pub use forward::{
-    Attempt, DeliveryBacklog, DeliveryJob, DeliveryOutcome, DeliveryQuery, DestinationPatch,
-    NewDestination,
-};
 pub use group_commit::{GroupCommitOptions, InboxWriter, InboxWriterTask, SubmitError};
-pub use inbox::{InsertOutcome, NewInboxEvent};
-pub use queue::{Backlog, EventQuery, InboxSummary, Outcome, Prepared, QueueStats, RetryPolicy};
+pub use inbox::{
+    EventQuery, InboxSummary, InsertOutcome, NewInboxEvent, Outcome, Prepared, QueueStats,
+};
+pub use queue::{Backlog, RetryPolicy};
 pub use reads::{Page, SyncQuery, SyncTable, SyncedRow, SyncedUser, UserFilter};
 pub use sync::{Applied, ApplyError};
 pub use tenants::{NewSecret, NewTenant, TenantPatch};

@@ -317,9 +317,15 @@ fn statuses(raw: Option<&str>) -> Result<Vec<DeliveryStatus>, ApiError> {
     };
     raw.split(',')
         .map(|s| {
-            s.trim().parse().map_err(|message: String| {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_query", message)
-            })
+            s.trim()
+                .parse()
+                .map_err(|err: hookgate_store::UnknownStatus| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_query",
+                        err.to_string(),
+                    )
+                })
         })
         .collect()
 }

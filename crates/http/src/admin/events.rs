@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
-use hookgate_events::{EventFilter, EventType};
+use hookgate_events::EventFilter;
 use hookgate_store::{EventQuery, InboxStatus, InboxSummary, Page, Uuid};
 use hookgate_tenancy::TenantSlug;
 use serde::{Deserialize, Serialize};
@@ -59,7 +59,7 @@ impl From<InboxSummary> for EventView {
             id: e.id,
             svix_id: e.svix_id,
             event_type: e.event_type,
-            status: status_name(e.status),
+            status: e.status.as_str(),
             attempts: e.attempts,
             received_at: e.received_at.to_rfc3339(),
             processed_at: e.processed_at.map(|t| t.to_rfc3339()),
@@ -74,15 +74,6 @@ pub(crate) struct EventPage {
     next_cursor: Option<Uuid>,
 }
 
-fn status_name(status: InboxStatus) -> &'static str {
-    match status {
-        InboxStatus::Pending => "pending",
-        InboxStatus::Failed => "failed",
-        InboxStatus::Done => "done",
-        InboxStatus::Dead => "dead",
-    }
-}
-
 fn bad(field: &str, rule: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
@@ -94,11 +85,10 @@ fn bad(field: &str, rule: &str) -> ApiError {
 fn query_of(filter: &Filter, limit: Option<u64>) -> Result<EventQuery, ApiError> {
     let status = match filter.status.as_deref() {
         None => vec![],
-        Some("pending") => vec![InboxStatus::Pending],
-        Some("failed") => vec![InboxStatus::Failed],
-        Some("done") => vec![InboxStatus::Done],
-        Some("dead") => vec![InboxStatus::Dead],
-        Some(_) => return Err(bad("status", "one of pending, failed, done, dead")),
+        Some(name) => vec![
+            name.parse::<InboxStatus>()
+                .map_err(|_| bad("status", "one of pending, failed, done, dead"))?,
+        ],
     };
     let time = |field: &str, value: &Option<String>| {
         value
@@ -169,16 +159,8 @@ async fn page(state: &AppState, slug: &str, filter: Filter) -> Result<Json<Event
         .list_inbox_events(tenant, &query)
         .await
         .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
-    // The page and its cursor come from what the database returned, before the glob's own
-    // case-sensitive check (SQLite's LIKE ignores case), so no row is skipped.
-    let Page {
-        mut rows,
-        next_cursor,
-    } = Page::from_rows(rows, limit, |e| Some(e.id.to_string()));
+    let Page { rows, next_cursor } = Page::from_rows(rows, limit, |e| Some(e.id.to_string()));
     let next_cursor = next_cursor.and_then(|c| c.parse().ok());
-    if let Some(glob) = &query.event_type {
-        rows.retain(|e| glob.matches(&EventType::parse(e.event_type.as_deref().unwrap_or(""))));
-    }
     Ok(Json(EventPage {
         data: rows.into_iter().map(EventView::from).collect(),
         next_cursor,
@@ -235,7 +217,7 @@ async fn show(
             id: event.id,
             svix_id: event.svix_id,
             event_type: event.event_type,
-            status: status_name(event.status),
+            status: event.status.as_str(),
             attempts: event.attempts,
             received_at: event.received_at.to_rfc3339(),
             processed_at: event.processed_at.map(|t| t.to_rfc3339()),
@@ -296,14 +278,11 @@ async fn replay_matching(
     let mut filter = body.map(|Json(f)| f).unwrap_or_default();
     filter.status.get_or_insert_with(|| "dead".into());
     let query = query_of(&filter, None)?;
-    let mut rows = state
+    let rows = state
         .store
         .list_inbox_events(tenant, &query)
         .await
         .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
-    if let Some(glob) = &query.event_type {
-        rows.retain(|e| glob.matches(&EventType::parse(e.event_type.as_deref().unwrap_or(""))));
-    }
     let ids: Vec<Uuid> = rows.iter().map(|e| e.id).collect();
     let replayed = state
         .store

@@ -376,7 +376,7 @@ async fn events(
                 id: e.id.to_string(),
                 svix_id: e.svix_id,
                 event_type: e.event_type,
-                status: format!("{:?}", e.status).to_lowercase(),
+                status: e.status.as_str().to_owned(),
                 received_at: e.received_at.to_rfc3339(),
                 processed_at: e.processed_at.map(|t| t.to_rfc3339()),
             })

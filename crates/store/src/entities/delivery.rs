@@ -1,32 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, serde::Serialize)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    /// Waiting for its first attempt.
-    #[sea_orm(string_value = "pending")]
-    Pending,
-    /// The destination answered 2xx.
-    #[sea_orm(string_value = "done")]
-    Done,
-    /// The last attempt failed; it is retried at `next_attempt_at`.
-    #[sea_orm(string_value = "failed")]
-    Failed,
-    /// Out of attempts (see `last_error`); kept until replayed or purged.
-    #[sea_orm(string_value = "dead")]
-    Dead,
-}
-
-impl std::str::FromStr for DeliveryStatus {
-    type Err = String;
-
-    /// The status by its stored name (`pending`, `done`, `failed`, `dead`).
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::try_from_value(&text.to_owned())
-            .map_err(|_| format!("unknown delivery status {text:?}: pending, done, failed or dead"))
-    }
-}
+pub use super::queue_status::QueueStatus as DeliveryStatus;
 
 /// One event on its way to one destination.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]

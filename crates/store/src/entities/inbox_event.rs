@@ -1,22 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// Where an inbox event is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
-#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
-pub enum InboxStatus {
-    /// Stored, waiting for a worker.
-    #[sea_orm(string_value = "pending")]
-    Pending,
-    /// Applied and forwarded.
-    #[sea_orm(string_value = "done")]
-    Done,
-    /// The last attempt failed; it is retried at `next_attempt_at`.
-    #[sea_orm(string_value = "failed")]
-    Failed,
-    /// Will not be retried (see `last_error`); kept for inspection and replay.
-    #[sea_orm(string_value = "dead")]
-    Dead,
-}
+pub use super::queue_status::QueueStatus as InboxStatus;
 
 /// A verified delivery, stored before hookgate answered 2xx.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -5,6 +5,7 @@ pub mod delivery;
 pub mod destination;
 pub mod event_attempt;
 pub mod inbox_event;
+pub mod queue_status;
 pub mod sync;
 pub mod tenant;
 pub mod tenant_secret;

@@ -1,3 +1,12 @@
+//! The inbox: verified deliveries stored as received (this module), applied by workers
+//! (`apply`), and looked after by operators (`views`).
+
+mod apply;
+mod views;
+
+pub use apply::{Outcome, Prepared};
+pub use views::{EventQuery, InboxSummary, QueueStats};
+
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, PaginatorTrait as _,

@@ -1,0 +1,271 @@
+//! Deliveries: one row per event and destination, written in the transaction that applies the
+//! event (an outbox), then claimed with a lease on the shared queue, attempted, and retried or
+//! marked dead.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _,
+};
+use uuid::Uuid;
+
+use crate::entities::delivery::{self, DeliveryStatus};
+use crate::entities::{destination, inbox_event};
+use crate::queue::{self, Backlog, Deliveries, Finish, ReplaySelection, RetryPolicy};
+use crate::{Delivery, Destination, Store, StoreError};
+
+/// A claimed delivery with what it takes to attempt it.
+#[derive(Clone)]
+pub struct DeliveryJob {
+    pub delivery: Delivery,
+    pub url: String,
+    /// The destination's encrypted signing secret.
+    pub ciphertext: Vec<u8>,
+    pub svix_id: String,
+    pub event_type: Option<String>,
+    /// The event exactly as Clerk sent it.
+    pub body: Vec<u8>,
+    pub trace_parent: Option<String>,
+}
+
+impl std::fmt::Debug for DeliveryJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Neither the event (personal data) nor the sealed secret.
+        f.debug_struct("DeliveryJob")
+            .field("delivery", &self.delivery)
+            .field("svix_id", &self.svix_id)
+            .field("event_type", &self.event_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The destination answered 2xx.
+    Delivered { status: u16 },
+    /// No 2xx: the status when there was an answer, and why.
+    Failed { status: Option<u16>, error: String },
+}
+
+/// What became of a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    Retry(DateTime<Utc>),
+    Dead,
+    /// Another forwarder took it over after this one's lease ran out.
+    LeaseLost,
+}
+
+impl DeliveryOutcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retry(_) => "retry",
+            Self::Dead => "dead",
+            Self::LeaseLost => "lease_lost",
+        }
+    }
+}
+
+/// Which deliveries an operator means.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    pub destination_id: Option<Uuid>,
+    pub inbox_event_id: Option<Uuid>,
+    pub statuses: Vec<DeliveryStatus>,
+    /// Newest first, from before this id (a page cursor).
+    pub before_id: Option<Uuid>,
+    pub limit: Option<u64>,
+}
+
+/// Deliveries not done, over all tenants: what the gauges on `/metrics` show.
+pub type DeliveryBacklog = Backlog;
+
+impl Store {
+    /// Claims up to `limit` due deliveries for `lease`, with their destination and event.
+    pub async fn claim_due_deliveries(
+        &self,
+        owner: &str,
+        limit: u64,
+        lease: Duration,
+    ) -> Result<Vec<DeliveryJob>, StoreError> {
+        let claimed = self
+            .queue::<Deliveries>()
+            .claim(owner, limit, lease)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let destinations: HashMap<Uuid, Destination> = destination::Entity::find()
+            .filter(destination::Column::Id.is_in(claimed.iter().map(|d| d.destination_id)))
+            .all(&self.writer)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d))
+            .collect();
+        let events: HashMap<Uuid, crate::InboxEvent> = inbox_event::Entity::find()
+            .filter(inbox_event::Column::Id.is_in(claimed.iter().map(|d| d.inbox_event_id)))
+            .all(&self.writer)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
+        // Cascading deletes make a missing destination or event impossible; skip rather than
+        // fail the others if it happens anyway.
+        Ok(claimed
+            .into_iter()
+            .filter_map(|delivery| {
+                let destination = destinations.get(&delivery.destination_id)?;
+                let event = events.get(&delivery.inbox_event_id)?;
+                Some(DeliveryJob {
+                    url: destination.url.clone(),
+                    ciphertext: destination.ciphertext.clone(),
+                    svix_id: event.svix_id.clone(),
+                    event_type: event.event_type.clone(),
+                    body: event.body.clone(),
+                    trace_parent: event.trace_parent.clone(),
+                    delivery,
+                })
+            })
+            .collect())
+    }
+
+    /// Records an attempt, if `owner` still holds the delivery's lease.
+    pub async fn finish_delivery(
+        &self,
+        owner: &str,
+        job: &Delivery,
+        attempt: Attempt,
+        policy: &dyn RetryPolicy,
+    ) -> Result<DeliveryOutcome, StoreError> {
+        let now = Utc::now();
+        let attempts = job.attempts + 1;
+        let (finish, status) = match attempt {
+            Attempt::Delivered { status } => (
+                Finish::Done {
+                    attempts: Some(attempts),
+                },
+                Some(status),
+            ),
+            Attempt::Failed { status, error } => {
+                (Finish::failed(attempts, error, Some(policy), now), status)
+            }
+        };
+        let last_status = vec![(
+            delivery::Column::LastStatus,
+            Expr::value(status.map(i32::from)),
+        )];
+        let held =
+            queue::finish_row::<Deliveries>(&self.writer, owner, job.id, &finish, now, last_status)
+                .await?;
+        Ok(match finish {
+            _ if !held => DeliveryOutcome::LeaseLost,
+            Finish::Done { .. } => DeliveryOutcome::Delivered,
+            Finish::Failed {
+                retry_at: Some(at), ..
+            } => DeliveryOutcome::Retry(at),
+            Finish::Failed { retry_at: None, .. } => DeliveryOutcome::Dead,
+        })
+    }
+
+    /// Gives back the delivery leases `owner` holds (at shutdown).
+    pub async fn release_delivery_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        self.queue::<Deliveries>().release(owner).await
+    }
+
+    /// A tenant's deliveries, newest first.
+    pub async fn list_deliveries(
+        &self,
+        tenant_id: Uuid,
+        query: &DeliveryQuery,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut select = delivery::Entity::find()
+            .filter(delivery::Column::TenantId.eq(tenant_id))
+            .order_by_desc(delivery::Column::Id)
+            .limit(query.limit.unwrap_or(100));
+        if let Some(destination_id) = query.destination_id {
+            select = select.filter(delivery::Column::DestinationId.eq(destination_id));
+        }
+        if let Some(inbox_event_id) = query.inbox_event_id {
+            select = select.filter(delivery::Column::InboxEventId.eq(inbox_event_id));
+        }
+        if !query.statuses.is_empty() {
+            select = select.filter(delivery::Column::Status.is_in(query.statuses.iter().copied()));
+        }
+        if let Some(before) = query.before_id {
+            select = select.filter(delivery::Column::Id.lt(before));
+        }
+        Ok(select.all(&self.reader).await?)
+    }
+
+    /// Sends a tenant's failed or dead deliveries (of one destination, or these ids) again now,
+    /// with a fresh count of attempts. Delivered ones, and one a forwarder is attempting right
+    /// now, are left alone. Returns how many.
+    pub async fn replay_deliveries(
+        &self,
+        tenant_id: Uuid,
+        destination_id: Option<Uuid>,
+        ids: &[Uuid],
+    ) -> Result<u64, StoreError> {
+        let selection = ReplaySelection {
+            ids: (!ids.is_empty()).then_some(ids),
+            statuses: &[DeliveryStatus::Failed, DeliveryStatus::Dead],
+        };
+        let mut condition = Condition::all();
+        if let Some(destination_id) = destination_id {
+            condition = condition.add(delivery::Column::DestinationId.eq(destination_id));
+        }
+        queue::replay_rows::<Deliveries>(&self.writer, tenant_id, selection, condition, Vec::new())
+            .await
+    }
+
+    /// Counts the deliveries not done, over all tenants.
+    pub async fn delivery_backlog(&self) -> Result<DeliveryBacklog, StoreError> {
+        self.queue::<Deliveries>().backlog(None).await
+    }
+}
+
+/// Queues the event for each destination, in the caller's transaction. Idempotent: an event
+/// already queued for a destination (a replayed event) is not queued twice.
+pub(crate) async fn enqueue(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    inbox_event_id: Uuid,
+    destinations: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if destinations.is_empty() {
+        return Ok(());
+    }
+    let rows = destinations
+        .iter()
+        .map(|destination_id| delivery::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(tenant_id),
+            destination_id: Set(*destination_id),
+            inbox_event_id: Set(inbox_event_id),
+            status: Set(DeliveryStatus::Pending),
+            attempts: Set(0),
+            next_attempt_at: Set(Some(now)),
+            lease_owner: Set(None),
+            lease_until: Set(None),
+            last_error: Set(None),
+            last_status: Set(None),
+            created_at: Set(now),
+            delivered_at: Set(None),
+        });
+    delivery::Entity::insert_many(rows)
+        .on_conflict_do_nothing_on([
+            delivery::Column::DestinationId,
+            delivery::Column::InboxEventId,
+        ])
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! Applying claimed inbox events: each event's effect on the sync tables, its deliveries and its
+//! new status commit together.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hookgate_events::ClerkEvent;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait as _, TransactionTrait as _};
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use crate::entities::event_attempt;
+use crate::queue::{self, Finish, Inbox, RetryPolicy};
+use crate::sync::{self, Applied, ApplyError};
+use crate::{InboxEvent, Store, StoreError};
+
+/// A claimed event, decoded by the worker (decoding is pure and happens outside the transaction).
+#[derive(Debug)]
+pub struct Prepared {
+    pub inbox: InboxEvent,
+    /// The typed event and its `data` exactly as Clerk sent it, or why the body cannot be
+    /// decoded.
+    pub decoded: Result<(ClerkEvent, Box<serde_json::value::RawValue>), String>,
+    /// The span the event is applied in; its `outcome` field is recorded when known.
+    pub span: tracing::Span,
+    /// The destinations the event goes to once applied: queued in the same transaction.
+    pub forward_to: Vec<Uuid>,
+}
+
+/// What became of one event of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done(Applied),
+    /// Will be retried at this time.
+    Retry(DateTime<Utc>),
+    Dead,
+    /// Another worker took the event over after this worker's lease ran out.
+    LeaseLost,
+}
+
+impl Outcome {
+    /// The value of the `outcome` label and span field.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Done(_) => "done",
+            Self::Retry(_) => "retry",
+            Self::Dead => "dead",
+            Self::LeaseLost => "lease_lost",
+        }
+    }
+}
+
+impl Store {
+    /// Claims up to `limit` due events for `owner`, leased for `lease`, in the order of their ids.
+    pub async fn claim_due_events(
+        &self,
+        owner: &str,
+        limit: u64,
+        lease: Duration,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        let mut claimed = self.queue::<Inbox>().claim(owner, limit, lease).await?;
+        claimed.sort_by_key(|e| e.id);
+        Ok(claimed)
+    }
+
+    /// Gives back leases this worker holds without processing the events (at shutdown).
+    pub async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        self.queue::<Inbox>().release(owner).await
+    }
+
+    /// Applies a claimed batch in one transaction. Each event's effect commits atomically with
+    /// its new status (a savepoint per event), and an event that fails is rolled back alone, so
+    /// one poison event never blocks the others. Status changes require the caller to still hold
+    /// the lease.
+    pub async fn process_batch(
+        &self,
+        owner: &str,
+        batch: Vec<Prepared>,
+        policy: &dyn RetryPolicy,
+    ) -> Result<Vec<(Uuid, Outcome)>, StoreError> {
+        if let Some(outcomes) = self.apply_all(owner, &batch).await? {
+            return Ok(outcomes);
+        }
+        let txn = self.writer.begin().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for item in batch {
+            let id = item.inbox.id;
+            let span = item.span.clone();
+            let outcome = process_one(&txn, owner, item, policy)
+                .instrument(span.clone())
+                .await?;
+            span.record("outcome", outcome.label());
+            outcomes.push((id, outcome));
+        }
+        txn.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// The common case in one transaction without savepoints: every event decodes and applies,
+    /// its deliveries queue, and the worker still holds every lease. Then each event costs one
+    /// statement (two with destinations) and the batch one status update. Anything else rolls the
+    /// whole attempt back and returns `None`, and [`Store::process_batch`] goes event by event.
+    async fn apply_all(
+        &self,
+        owner: &str,
+        batch: &[Prepared],
+    ) -> Result<Option<Vec<(Uuid, Outcome)>>, StoreError> {
+        let decoded: Option<Vec<_>> = batch.iter().map(|i| i.decoded.as_ref().ok()).collect();
+        let Some(decoded) = decoded else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        let txn = self.writer.begin().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (item, (event, data)) in batch.iter().zip(decoded) {
+            let id = item.inbox.id;
+            let tenant = item.inbox.tenant_id;
+            let applied = async {
+                let applied = sync::apply_event(&txn, tenant, id, event, data).await?;
+                crate::deliveries::enqueue(&txn, tenant, id, &item.forward_to, now).await?;
+                Ok::<_, ApplyError>(applied)
+            }
+            .instrument(item.span.clone())
+            .await;
+            match applied {
+                Ok(applied) => outcomes.push((id, Outcome::Done(applied))),
+                Err(err) => {
+                    tracing::debug!(%err, inbox_id = %id, "batch falls back to one event at a time");
+                    txn.rollback().await?;
+                    return Ok(None);
+                }
+            }
+        }
+        let ids: Vec<Uuid> = outcomes.iter().map(|(id, _)| *id).collect();
+        let finished = queue::finish_done::<Inbox>(&txn, owner, ids, now).await?;
+        if finished != outcomes.len() as u64 {
+            // A lease ran out and another worker holds the event: sort it out one by one.
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        txn.commit().await?;
+        for (item, (_, outcome)) in batch.iter().zip(&outcomes) {
+            item.span.record("outcome", outcome.label());
+        }
+        Ok(Some(outcomes))
+    }
+}
+
+/// Applies one event of a batch inside its own savepoint (see [`Store::process_batch`]).
+async fn process_one(
+    txn: &sea_orm::DatabaseTransaction,
+    owner: &str,
+    item: Prepared,
+    policy: &dyn RetryPolicy,
+) -> Result<Outcome, StoreError> {
+    let inbox = &item.inbox;
+    let now = Utc::now();
+    let (event, data) = match item.decoded {
+        Ok(decoded) => decoded,
+        // Retrying cannot make a body decode.
+        Err(reason) => return fail(txn, owner, inbox, reason, None, now).await,
+    };
+    let savepoint = txn.begin().await?;
+    let applied =
+        match sync::apply_event(&savepoint, inbox.tenant_id, inbox.id, &event, &data).await {
+            Ok(applied) => applied,
+            Err(err) => {
+                savepoint.rollback().await?;
+                let retry = match err {
+                    ApplyError::NoEntity => None,
+                    ApplyError::Store(_) => Some(policy),
+                };
+                return fail(txn, owner, inbox, err.to_string(), retry, now).await;
+            }
+        };
+    // A destination deleted since the worker routed the event fails this insert: the event is
+    // rolled back and retried (routed afresh), alone.
+    let queued =
+        crate::deliveries::enqueue(&savepoint, inbox.tenant_id, inbox.id, &item.forward_to, now)
+            .await;
+    if let Err(err) = queued {
+        savepoint.rollback().await?;
+        let error = format!("queueing its deliveries failed: {err}");
+        return fail(txn, owner, inbox, error, Some(policy), now).await;
+    }
+    let done = Finish::Done { attempts: None };
+    if queue::finish_row::<Inbox>(&savepoint, owner, inbox.id, &done, now, Vec::new()).await? {
+        savepoint.commit().await?;
+        Ok(Outcome::Done(applied))
+    } else {
+        // Another worker owns the event now: leave its effect to that worker.
+        savepoint.rollback().await?;
+        Ok(Outcome::LeaseLost)
+    }
+}
+
+/// Records a failed attempt at an event, if `owner` still holds its lease: retried as `policy`
+/// says, or dead without one; the failure also goes into the event's attempt history.
+async fn fail(
+    db: &impl ConnectionTrait,
+    owner: &str,
+    event: &InboxEvent,
+    error: String,
+    policy: Option<&dyn RetryPolicy>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    let attempts = event.attempts + 1;
+    let error = crate::inbox::storable_text(&error);
+    let failed = Finish::failed(attempts, error.clone(), policy, now);
+    if !queue::finish_row::<Inbox>(db, owner, event.id, &failed, now, Vec::new()).await? {
+        return Ok(Outcome::LeaseLost);
+    }
+    let (outcome, label) = match failed {
+        Finish::Failed {
+            retry_at: Some(at), ..
+        } => (Outcome::Retry(at), "retry"),
+        _ => (Outcome::Dead, "dead"),
+    };
+    event_attempt::Entity::insert(event_attempt::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(event.tenant_id),
+        inbox_event_id: Set(event.id),
+        attempt: Set(attempts),
+        at: Set(now),
+        outcome: Set(label.to_owned()),
+        error: Set(error),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(outcome)
+}

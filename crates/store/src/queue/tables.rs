@@ -1,0 +1,45 @@
+//! The queue tables: which column of each plays which part.
+
+use super::{QueueTable, sealed::Sealed};
+use crate::entities::{delivery, inbox_event};
+
+/// The inbox: verified deliveries waiting to be applied.
+#[derive(Debug, Clone, Copy)]
+pub struct Inbox;
+
+/// The outbox: events waiting to be sent to a destination.
+#[derive(Debug, Clone, Copy)]
+pub struct Deliveries;
+
+impl Sealed for Inbox {}
+impl Sealed for Deliveries {}
+
+impl QueueTable for Inbox {
+    type Entity = inbox_event::Entity;
+    const ID: inbox_event::Column = inbox_event::Column::Id;
+    const TENANT_ID: inbox_event::Column = inbox_event::Column::TenantId;
+    const STATUS: inbox_event::Column = inbox_event::Column::Status;
+    const ATTEMPTS: inbox_event::Column = inbox_event::Column::Attempts;
+    const NEXT_ATTEMPT_AT: inbox_event::Column = inbox_event::Column::NextAttemptAt;
+    const LEASE_OWNER: inbox_event::Column = inbox_event::Column::LeaseOwner;
+    const LEASE_UNTIL: inbox_event::Column = inbox_event::Column::LeaseUntil;
+    const LAST_ERROR: inbox_event::Column = inbox_event::Column::LastError;
+    const ENQUEUED_AT: inbox_event::Column = inbox_event::Column::ReceivedAt;
+    const FINISHED_AT: inbox_event::Column = inbox_event::Column::ProcessedAt;
+    const DEAD_IS_FINISHED: bool = true;
+}
+
+impl QueueTable for Deliveries {
+    type Entity = delivery::Entity;
+    const ID: delivery::Column = delivery::Column::Id;
+    const TENANT_ID: delivery::Column = delivery::Column::TenantId;
+    const STATUS: delivery::Column = delivery::Column::Status;
+    const ATTEMPTS: delivery::Column = delivery::Column::Attempts;
+    const NEXT_ATTEMPT_AT: delivery::Column = delivery::Column::NextAttemptAt;
+    const LEASE_OWNER: delivery::Column = delivery::Column::LeaseOwner;
+    const LEASE_UNTIL: delivery::Column = delivery::Column::LeaseUntil;
+    const LAST_ERROR: delivery::Column = delivery::Column::LastError;
+    const ENQUEUED_AT: delivery::Column = delivery::Column::CreatedAt;
+    const FINISHED_AT: delivery::Column = delivery::Column::DeliveredAt;
+    const DEAD_IS_FINISHED: bool = false;
+}
