@@ -10,7 +10,6 @@ mod event;
 mod event_type;
 mod lenient;
 pub mod resources;
-mod svix_id;
 
 pub use clerk_id::{ClerkId, ClerkIdError};
 pub use envelope::{Envelope, EnvelopeError, EventAttributes, HttpRequest};
@@ -18,4 +17,3 @@ pub use event::{ClerkEvent, DecodeError, EntityRef, EventData};
 pub use event_type::{EntityKind, EventFilter, EventFilterError, EventType};
 pub use lenient::Metadata;
 pub use resources::{OrganizationMembership, User};
-pub use svix_id::{SvixId, SvixIdError};

@@ -571,8 +571,7 @@ async fn tenant(command: TenantCommand, settings: &Settings) -> anyhow::Result<(
             println!("{:<38} {:<8} {:<34} expires", "id", "active", "created");
             let now = chrono::Utc::now();
             for s in tenancy.secrets(&slug).await? {
-                let active =
-                    s.not_before.is_none_or(|t| t <= now) && s.expires_at.is_none_or(|t| t > now);
+                let active = hookgate_tenancy::is_secret_active(&s, now);
                 let expires = s
                     .expires_at
                     .map_or_else(|| "never".to_owned(), |t| t.to_rfc3339());

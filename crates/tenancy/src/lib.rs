@@ -14,7 +14,9 @@ pub use api_keys::{
 };
 pub use cipher::{CipherError, SecretCipher, SecretsKey, SecretsKeyError};
 pub use rate_limit::RateLimiter;
-pub use registry::{Loaded, Registry, RegistryError, TenantDefaults, TenantEntry};
+pub use registry::{
+    Loaded, Registry, RegistryError, TenantDefaults, TenantEntry, is_secret_active,
+};
 // What the HTTP layer needs to verify a delivery with a tenant's verifier.
 pub use destinations::{CreatedDestination, DestinationChange, DestinationSpec};
 pub use hookgate_verify::{HeaderError, HeaderLookup, Secret, VerifyError, WebhookHeaders};

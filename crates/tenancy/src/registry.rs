@@ -5,7 +5,7 @@ use std::time::Duration;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arc_swap::ArcSwap;
-use hookgate_store::{Store, StoreError, Uuid};
+use hookgate_store::{Store, StoreError, TenantSecret, Uuid};
 use hookgate_verify::{SecretSet, Validity, Verifier};
 
 use crate::{RateLimiter, SecretCipher, TenantSlug};
@@ -124,13 +124,9 @@ impl Registry {
         for row in secrets {
             match self.cipher.decrypt(row.tenant_id, &row.ciphertext) {
                 Ok(secret) => {
-                    let validity = Validity {
-                        not_before: row.not_before.map(|t| t.timestamp()),
-                        expires_at: row.expires_at.map(|t| t.timestamp()),
-                    };
                     sets.entry(row.tenant_id)
                         .or_default()
-                        .push(&secret, validity);
+                        .push(&secret, validity(&row));
                 }
                 Err(err) => {
                     loaded.undecryptable += 1;
@@ -200,5 +196,47 @@ impl Registry {
                 tracing::warn!(%err, "tenant registry refresh failed; keeping the last snapshot");
             }
         }
+    }
+}
+
+/// When a stored signing secret verifies: the one reading of its `not_before`/`expires_at`.
+fn validity(secret: &TenantSecret) -> Validity {
+    Validity {
+        not_before: secret.not_before.map(|t| t.timestamp()),
+        expires_at: secret.expires_at.map(|t| t.timestamp()),
+    }
+}
+
+/// Whether a stored signing secret verifies deliveries at `now`, exactly as the registry's
+/// verifiers decide it (what listings show as "active").
+pub fn is_secret_active(secret: &TenantSecret, now: chrono::DateTime<chrono::Utc>) -> bool {
+    validity(secret).contains(now.timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_active_from_not_before_until_just_before_it_expires() {
+        let at = |secs| chrono::DateTime::from_timestamp(secs, 0).unwrap();
+        let secret = TenantSecret {
+            id: Uuid::nil(),
+            tenant_id: Uuid::nil(),
+            ciphertext: Vec::new(),
+            not_before: Some(at(100)),
+            expires_at: Some(at(200)),
+            created_at: at(0),
+        };
+        assert!(!is_secret_active(&secret, at(99)));
+        assert!(is_secret_active(&secret, at(100)));
+        assert!(is_secret_active(&secret, at(199)));
+        assert!(!is_secret_active(&secret, at(200)));
+        let forever = TenantSecret {
+            not_before: None,
+            expires_at: None,
+            ..secret
+        };
+        assert!(is_secret_active(&forever, at(i64::from(i32::MAX))));
     }
 }

@@ -1,3 +1,5 @@
+use crate::SvixId;
+
 /// What a header source holds under one name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderLookup<'a> {
@@ -8,9 +10,9 @@ pub enum HeaderLookup<'a> {
 }
 
 /// The three headers of a delivery, parsed and checked for form (not yet verified).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookHeaders<'a> {
-    id: &'a str,
+    id: SvixId,
     timestamp: i64,
     signatures: &'a str,
 }
@@ -51,8 +53,6 @@ const SIGNATURE: Family = Family {
     unbranded: "webhook-signature",
 };
 
-/// Longest message id accepted; Svix's are about 30 characters.
-pub const MAX_ID_LEN: usize = 256;
 /// Longest signature header accepted: room for dozens of `v1,` entries.
 pub const MAX_SIGNATURE_HEADER_LEN: usize = 4096;
 
@@ -60,13 +60,7 @@ impl<'a> WebhookHeaders<'a> {
     /// Reads `svix-id`, `svix-timestamp` and `svix-signature`, each falling back to its
     /// `webhook-*` spelling, from any header source (names are passed in lowercase).
     pub fn parse(lookup: impl Fn(&'static str) -> HeaderLookup<'a>) -> Result<Self, HeaderError> {
-        let id = get(&lookup, &ID)?;
-        if id.is_empty() || id.len() > MAX_ID_LEN {
-            return Err(invalid(&ID, "must be 1 to 256 characters"));
-        }
-        if !id.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(invalid(&ID, "must be printable ASCII without spaces"));
-        }
+        let id = SvixId::parse(get(&lookup, &ID)?).map_err(|err| invalid(&ID, err.reason()))?;
 
         let timestamp = get(&lookup, &TIMESTAMP)?;
         let timestamp = parse_timestamp(timestamp)
@@ -97,8 +91,8 @@ impl<'a> WebhookHeaders<'a> {
     }
 
     /// The message id (`svix-id`): the same on every retry of one delivery.
-    pub fn id(&self) -> &'a str {
-        self.id
+    pub fn id(&self) -> &SvixId {
+        &self.id
     }
 
     /// When the sender signed the delivery, in unix seconds.

@@ -13,9 +13,11 @@
 mod headers;
 mod secret;
 mod signature;
+mod svix_id;
 mod verifier;
 
 pub use headers::{HeaderError, HeaderLookup, WebhookHeaders};
 pub use secret::{Secret, SecretError};
 pub use signature::sign;
+pub use svix_id::{SvixId, SvixIdError};
 pub use verifier::{DEFAULT_TOLERANCE_SECS, SecretSet, Validity, Verifier, VerifyError};

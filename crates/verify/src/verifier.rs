@@ -25,7 +25,8 @@ impl Validity {
         expires_at: None,
     };
 
-    fn contains(&self, now: i64) -> bool {
+    /// Whether a secret with this validity verifies at `now` (unix seconds).
+    pub fn contains(&self, now: i64) -> bool {
         self.not_before.is_none_or(|t| now >= t) && self.expires_at.is_none_or(|t| now < t)
     }
 }
@@ -134,7 +135,12 @@ impl Verifier {
 
         let mut matched = subtle::Choice::from(0);
         for mac in self.secrets.active_at(now) {
-            let expected = tag(mac.clone(), headers.id(), headers.timestamp(), body);
+            let expected = tag(
+                mac.clone(),
+                headers.id().as_str(),
+                headers.timestamp(),
+                body,
+            );
             for candidate in &sent {
                 matched |= expected.ct_eq(candidate);
             }

@@ -352,8 +352,7 @@ async fn list_secrets(
                 created_at: s.created_at.to_rfc3339(),
                 not_before: s.not_before.map(|t| t.to_rfc3339()),
                 expires_at: s.expires_at.map(|t| t.to_rfc3339()),
-                active: s.not_before.is_none_or(|t| t <= now)
-                    && s.expires_at.is_none_or(|t| t > now),
+                active: hookgate_tenancy::is_secret_active(&s, now),
             })
             .collect(),
     }))

@@ -1,7 +1,8 @@
 use std::fmt;
 
 /// The id Svix gives a message (`svix-id` / `webhook-id`): the same on every retry and replay of
-/// one delivery, so it is what deduplication keys on (together with the tenant).
+/// one delivery, so it is what deduplication keys on (together with the tenant). Parsed once, by
+/// [`crate::WebhookHeaders::parse`].
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SvixId(String);
 
@@ -28,6 +29,22 @@ impl SvixId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl SvixIdError {
+    /// What is wrong, said of the header that carried the id.
+    pub(crate) fn reason(&self) -> &'static str {
+        match self {
+            Self::Length => "must be 1 to 256 characters",
+            Self::Charset => "must be printable ASCII without spaces",
+        }
+    }
+}
+
+impl PartialEq<str> for SvixId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
     }
 }
 
