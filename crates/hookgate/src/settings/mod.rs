@@ -1,16 +1,17 @@
 //! Settings: `config/default.toml`, then `config/{HOOKGATE_ENV}.toml` when present, then
 //! `HOOKGATE__SECTION__KEY` environment variables.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use hookgate_store::DatabaseOptions;
-use hookgate_tenancy::{AdminTokens, SecretCipher, SecretsKey, TenantDefaults};
-use hookgate_worker::{Backoff, ForwarderSettings, WorkerSettings};
 use serde::{Deserialize, Serialize};
+
+mod parts;
+mod redact;
+
+pub use redact::Redacted;
+use redact::url_without_password;
 
 /// The development `secrets.key` from `config/development.toml`: public, so refused in production.
 const DEV_SECRETS_KEY: &str = "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE=";
@@ -196,81 +197,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// A string that may hold a credential (a database URL with a password, a key): never printed,
-/// and serialized as `[redacted]`.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Redacted(String);
-
-impl Serialize for Redacted {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("[redacted]")
-    }
-}
-
-impl Redacted {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-/// A database URL as printed: the password, if any, replaced by `[redacted]`.
-fn url_without_password<S: serde::Serializer>(
-    url: &Redacted,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&redact_password(url.expose()))
-}
-
-fn redact_password(url: &str) -> String {
-    let (url, query) = match url.split_once('?') {
-        Some((url, query)) => (url, Some(query)),
-        None => (url, None),
-    };
-    let mut redacted = redact_userinfo(url);
-    if let Some(query) = query {
-        let params: Vec<String> = query
-            .split('&')
-            .map(|param| match param.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") => {
-                    format!("{key}=[redacted]")
-                }
-                _ => param.to_owned(),
-            })
-            .collect();
-        redacted.push('?');
-        redacted.push_str(&params.join("&"));
-    }
-    redacted
-}
-
-fn redact_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    // The userinfo ends at the last `@` before the path.
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => match rest[..at].split_once(':') {
-            Some((user, _password)) => {
-                format!("{scheme}://{user}:[redacted]{}", &rest[at..])
-            }
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 impl Settings {
     /// Loads from `./config` (or `HOOKGATE_CONFIG_DIR`) and the environment.
     pub fn load() -> anyhow::Result<Self> {
@@ -436,92 +362,11 @@ impl Settings {
     pub fn is_production(&self) -> bool {
         self.environment == "production"
     }
-
-    /// The key that encrypts signing secrets. Required; the public development key is refused
-    /// in production.
-    pub fn secrets_key(&self) -> anyhow::Result<SecretsKey> {
-        let Some(key) = &self.secrets.key else {
-            bail!(
-                "invalid settings: secrets.key is required (base64 of 32 random bytes; set HOOKGATE__SECRETS__KEY)"
-            );
-        };
-        if self.is_production() && key.expose().trim() == DEV_SECRETS_KEY {
-            bail!(
-                "invalid settings: secrets.key is the public development key, which production refuses; set a real one"
-            );
-        }
-        SecretsKey::parse(key.expose()).map_err(|err| anyhow::anyhow!("invalid settings: {err}"))
-    }
-
-    /// The cipher for stored secrets: `secrets.key`, with `secrets.previous_keys` for decrypting.
-    pub fn secret_cipher(&self) -> anyhow::Result<SecretCipher> {
-        let previous = self
-            .secrets
-            .previous_keys
-            .iter()
-            .map(|k| SecretsKey::parse(k.expose()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| anyhow::anyhow!("invalid settings: secrets.previous_keys: {err}"))?;
-        Ok(SecretCipher::with_previous(&self.secrets_key()?, &previous))
-    }
-
-    pub fn admin_tokens(&self) -> anyhow::Result<AdminTokens> {
-        AdminTokens::from_hashes(&self.admin.token_hashes)
-            .map_err(|err| anyhow::anyhow!("invalid settings: {err}"))
-    }
-
-    pub fn database_options(&self) -> DatabaseOptions {
-        let db = &self.database;
-        DatabaseOptions {
-            url: db.url.expose().to_owned(),
-            max_connections: db.max_connections.max(1),
-            connect_timeout: Duration::from_millis(db.connect_timeout_ms),
-            acquire_timeout: Duration::from_millis(db.acquire_timeout_ms),
-            sqlite_busy_timeout: Duration::from_millis(db.sqlite_busy_timeout_ms),
-        }
-    }
-
-    pub fn worker_settings(&self) -> WorkerSettings {
-        let w = &self.worker;
-        WorkerSettings {
-            batch_size: w.batch_size,
-            lease: Duration::from_millis(w.lease_ms),
-            poll_interval: Duration::from_millis(w.poll_interval_ms),
-            backoff: Backoff {
-                base: Duration::from_millis(w.backoff_base_ms),
-                cap: Duration::from_millis(w.backoff_cap_ms),
-                max_attempts: w.max_attempts,
-            },
-        }
-    }
-
-    pub fn forwarder_settings(&self) -> ForwarderSettings {
-        let f = &self.forward;
-        ForwarderSettings {
-            concurrency: f.concurrency,
-            timeout: Duration::from_millis(f.timeout_ms),
-            lease: Duration::from_millis(f.lease_ms),
-            poll_interval: Duration::from_millis(f.poll_interval_ms),
-            backoff: Backoff {
-                base: Duration::from_millis(f.backoff_base_ms),
-                cap: Duration::from_millis(f.backoff_cap_ms),
-                max_attempts: f.max_attempts,
-            },
-        }
-    }
-
-    pub fn tenant_defaults(&self) -> TenantDefaults {
-        TenantDefaults {
-            tolerance_secs: self.ingest.tolerance_secs,
-            max_body_bytes: self.ingest.max_body_bytes,
-            rate_limit_per_sec: self.ingest.rate_limit_per_sec,
-            rate_limit_burst: self.ingest.rate_limit_burst,
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::redact::redact_password;
     use super::*;
 
     fn config_dir() -> PathBuf {

@@ -1,0 +1,95 @@
+//! What the settings build for the rest of the process: the store's options, the workers' and
+//! forwarders' settings, the secrets key, the admin tokens and the tenant defaults.
+
+use std::time::Duration;
+
+use anyhow::bail;
+use hookgate_store::DatabaseOptions;
+use hookgate_tenancy::{AdminTokens, SecretCipher, SecretsKey, TenantDefaults};
+use hookgate_worker::{Backoff, ForwarderSettings, WorkerSettings};
+
+use super::{DEV_SECRETS_KEY, Settings};
+
+impl Settings {
+    /// The key that encrypts signing secrets. Required; the public development key is refused
+    /// in production.
+    pub fn secrets_key(&self) -> anyhow::Result<SecretsKey> {
+        let Some(key) = &self.secrets.key else {
+            bail!(
+                "invalid settings: secrets.key is required (base64 of 32 random bytes; set HOOKGATE__SECRETS__KEY)"
+            );
+        };
+        if self.is_production() && key.expose().trim() == DEV_SECRETS_KEY {
+            bail!(
+                "invalid settings: secrets.key is the public development key, which production refuses; set a real one"
+            );
+        }
+        SecretsKey::parse(key.expose()).map_err(|err| anyhow::anyhow!("invalid settings: {err}"))
+    }
+
+    /// The cipher for stored secrets: `secrets.key`, with `secrets.previous_keys` for decrypting.
+    pub fn secret_cipher(&self) -> anyhow::Result<SecretCipher> {
+        let previous = self
+            .secrets
+            .previous_keys
+            .iter()
+            .map(|k| SecretsKey::parse(k.expose()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| anyhow::anyhow!("invalid settings: secrets.previous_keys: {err}"))?;
+        Ok(SecretCipher::with_previous(&self.secrets_key()?, &previous))
+    }
+
+    pub fn admin_tokens(&self) -> anyhow::Result<AdminTokens> {
+        AdminTokens::from_hashes(&self.admin.token_hashes)
+            .map_err(|err| anyhow::anyhow!("invalid settings: {err}"))
+    }
+
+    pub fn database_options(&self) -> DatabaseOptions {
+        let db = &self.database;
+        DatabaseOptions {
+            url: db.url.expose().to_owned(),
+            max_connections: db.max_connections.max(1),
+            connect_timeout: Duration::from_millis(db.connect_timeout_ms),
+            acquire_timeout: Duration::from_millis(db.acquire_timeout_ms),
+            sqlite_busy_timeout: Duration::from_millis(db.sqlite_busy_timeout_ms),
+        }
+    }
+
+    pub fn worker_settings(&self) -> WorkerSettings {
+        let w = &self.worker;
+        WorkerSettings {
+            batch_size: w.batch_size,
+            lease: Duration::from_millis(w.lease_ms),
+            poll_interval: Duration::from_millis(w.poll_interval_ms),
+            backoff: Backoff {
+                base: Duration::from_millis(w.backoff_base_ms),
+                cap: Duration::from_millis(w.backoff_cap_ms),
+                max_attempts: w.max_attempts,
+            },
+        }
+    }
+
+    pub fn forwarder_settings(&self) -> ForwarderSettings {
+        let f = &self.forward;
+        ForwarderSettings {
+            concurrency: f.concurrency,
+            timeout: Duration::from_millis(f.timeout_ms),
+            lease: Duration::from_millis(f.lease_ms),
+            poll_interval: Duration::from_millis(f.poll_interval_ms),
+            backoff: Backoff {
+                base: Duration::from_millis(f.backoff_base_ms),
+                cap: Duration::from_millis(f.backoff_cap_ms),
+                max_attempts: f.max_attempts,
+            },
+        }
+    }
+
+    pub fn tenant_defaults(&self) -> TenantDefaults {
+        TenantDefaults {
+            tolerance_secs: self.ingest.tolerance_secs,
+            max_body_bytes: self.ingest.max_body_bytes,
+            rate_limit_per_sec: self.ingest.rate_limit_per_sec,
+            rate_limit_burst: self.ingest.rate_limit_burst,
+        }
+    }
+}
