@@ -12,6 +12,7 @@ mod m20261129_000007_add_tenant_limits;
 mod m20261129_000008_create_event_attempts;
 mod m20261129_000009_add_inbox_trace_parent;
 mod m20261129_000010_create_destinations;
+mod m20261201_000011_add_inbox_warnings;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_create_event_attempts::Migration),
             Box::new(m20261129_000009_add_inbox_trace_parent::Migration),
             Box::new(m20261129_000010_create_destinations::Migration),
+            Box::new(m20261201_000011_add_inbox_warnings::Migration),
         ]
     }
 }

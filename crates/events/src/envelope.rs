@@ -57,6 +57,8 @@ fn plain_text(value: &str) -> bool {
 struct Wire<'a> {
     #[serde(rename = "type")]
     event_type: String,
+    // Lenient: nothing depends on it (Clerk always sends `event`).
+    #[serde(default, deserialize_with = "lenient_text")]
     object: String,
     timestamp: i64,
     #[serde(default)]
@@ -66,6 +68,11 @@ struct Wire<'a> {
     event_attributes: Option<EventAttributes>,
     #[serde(borrow)]
     data: &'a RawValue,
+}
+
+fn lenient_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(value.as_str().unwrap_or_default().to_owned())
 }
 
 fn lenient_attributes<'de, D: Deserializer<'de>>(

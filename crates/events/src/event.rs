@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::envelope::{Envelope, EnvelopeError, EventAttributes};
+use crate::lenient::{self, DecodeWarning};
 use crate::resources::{
     DeletedObject, Email, Organization, OrganizationDomain, OrganizationInvitation,
     OrganizationMembership, Payer, PaymentAttempt, Permission, Role, Session, SmsMessage,
@@ -18,6 +19,9 @@ pub struct ClerkEvent {
     pub instance_id: Option<String>,
     pub attributes: Option<EventAttributes>,
     pub data: EventData,
+    /// Fields of `data` that had a value of an unexpected type and were read as absent. Never a
+    /// field the sync keys on: a bad key field fails the decode instead.
+    pub warnings: Vec<DecodeWarning>,
 }
 
 /// The object an event carries, by kind.
@@ -75,13 +79,14 @@ impl ClerkEvent {
     /// Decodes the `data` of an envelope already parsed.
     pub fn from_envelope(envelope: Envelope<'_>) -> Result<Self, DecodeError> {
         let event_type = EventType::parse(&envelope.event_type);
-        let data = decode_data(&event_type, envelope.data)?;
+        let (data, warnings) = decode_data(&event_type, envelope.data)?;
         Ok(Self {
             event_type,
             timestamp_ms: envelope.timestamp_ms,
             instance_id: envelope.instance_id,
             attributes: envelope.attributes,
             data,
+            warnings,
         })
     }
 
@@ -200,32 +205,39 @@ impl ClerkEvent {
     }
 }
 
-fn decode_data(event_type: &EventType, raw: &RawValue) -> Result<EventData, DecodeError> {
+fn decode_data(
+    event_type: &EventType,
+    raw: &RawValue,
+) -> Result<(EventData, Vec<DecodeWarning>), DecodeError> {
     let Some(kind) = event_type.kind() else {
-        return Ok(EventData::Unknown(read(event_type, raw)?));
+        return Ok((EventData::Unknown(strict(event_type, raw)?), Vec::new()));
     };
+    let keys = lenient::key_fields(kind);
     if event_type.is_delete() && is_deletion_stub(raw) {
-        return Ok(EventData::Deleted(read(event_type, raw)?));
+        let (stub, warnings) = lenient::read(event_type, raw, keys)?;
+        return Ok((EventData::Deleted(stub), warnings));
+    }
+    // Each arm decodes its own type: a closure could not be generic over it.
+    macro_rules! typed {
+        ($variant:path) => {
+            lenient::map(lenient::read(event_type, raw, keys)?, $variant)
+        };
     }
     Ok(match kind {
-        EntityKind::User => EventData::User(read(event_type, raw)?),
-        EntityKind::Session => EventData::Session(read(event_type, raw)?),
-        EntityKind::Organization => EventData::Organization(read(event_type, raw)?),
-        EntityKind::OrganizationMembership => {
-            EventData::OrganizationMembership(read(event_type, raw)?)
-        }
-        EntityKind::OrganizationInvitation => {
-            EventData::OrganizationInvitation(read(event_type, raw)?)
-        }
-        EntityKind::OrganizationDomain => EventData::OrganizationDomain(read(event_type, raw)?),
-        EntityKind::Role => EventData::Role(read(event_type, raw)?),
-        EntityKind::Permission => EventData::Permission(read(event_type, raw)?),
-        EntityKind::Email => EventData::Email(read(event_type, raw)?),
-        EntityKind::Sms => EventData::Sms(read(event_type, raw)?),
-        EntityKind::WaitlistEntry => EventData::WaitlistEntry(read(event_type, raw)?),
-        EntityKind::Subscription => EventData::Subscription(read(event_type, raw)?),
-        EntityKind::SubscriptionItem => EventData::SubscriptionItem(read(event_type, raw)?),
-        EntityKind::PaymentAttempt => EventData::PaymentAttempt(read(event_type, raw)?),
+        EntityKind::User => typed!(EventData::User),
+        EntityKind::Session => typed!(EventData::Session),
+        EntityKind::Organization => typed!(EventData::Organization),
+        EntityKind::OrganizationMembership => typed!(EventData::OrganizationMembership),
+        EntityKind::OrganizationInvitation => typed!(EventData::OrganizationInvitation),
+        EntityKind::OrganizationDomain => typed!(EventData::OrganizationDomain),
+        EntityKind::Role => typed!(EventData::Role),
+        EntityKind::Permission => typed!(EventData::Permission),
+        EntityKind::Email => typed!(EventData::Email),
+        EntityKind::Sms => typed!(EventData::Sms),
+        EntityKind::WaitlistEntry => typed!(EventData::WaitlistEntry),
+        EntityKind::Subscription => typed!(EventData::Subscription),
+        EntityKind::SubscriptionItem => typed!(EventData::SubscriptionItem),
+        EntityKind::PaymentAttempt => typed!(EventData::PaymentAttempt),
     })
 }
 
@@ -239,26 +251,20 @@ fn is_deletion_stub(raw: &RawValue) -> bool {
     serde_json::from_str::<Probe>(raw.get()).is_ok_and(|p| p.deleted == Some(true))
 }
 
-/// Decodes `data` at full speed; only when that fails is it decoded again, tracking the path,
-/// so that the error can name the field at fault.
-fn read<T: serde::de::DeserializeOwned>(
+/// Decodes `data` with no leniency beyond the types' own: the data of unknown types is kept
+/// whole, so only a body that is not JSON fails here.
+fn strict<T: serde::de::DeserializeOwned>(
     event_type: &EventType,
     raw: &RawValue,
 ) -> Result<T, DecodeError> {
     serde_json::from_str(raw.get()).map_err(|_| {
         let mut de = serde_json::Deserializer::from_str(raw.get());
-        let (path, message) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
-            Err(err) => (err.path().to_string(), err.into_inner().to_string()),
-            Ok(_) => (".".to_owned(), "invalid value".to_owned()),
-        };
-        DecodeError::Data {
-            event_type: event_type.to_string(),
-            path: if path == "." {
-                "data".into()
-            } else {
-                format!("data.{path}")
-            },
-            message,
+        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(err) => {
+                let path: Vec<_> = err.path().iter().cloned().collect();
+                lenient::data_error(event_type, &path, err.into_inner().to_string())
+            }
+            Ok(_) => lenient::data_error(event_type, &[], "invalid value".into()),
         }
     })
 }

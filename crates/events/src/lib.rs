@@ -15,5 +15,5 @@ pub use clerk_id::{ClerkId, ClerkIdError};
 pub use envelope::{Envelope, EnvelopeError, EventAttributes, HttpRequest};
 pub use event::{ClerkEvent, DecodeError, EntityRef, EventData};
 pub use event_type::{EntityKind, EventFilter, EventFilterError, EventType};
-pub use lenient::Metadata;
+pub use lenient::{DecodeWarning, Metadata};
 pub use resources::{OrganizationMembership, User};

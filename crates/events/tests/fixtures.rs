@@ -295,15 +295,79 @@ fn an_unknown_type_is_kept_with_its_data() {
 }
 
 #[test]
-fn errors_name_the_field_at_fault() {
-    let body = br#"{"data":{"id":"user_1","email_addresses":[{"id":"idn_1","email_address":"a@b"},{"id":""}]},"object":"event","type":"user.created","timestamp":1732890000000}"#;
+fn a_bad_key_field_fails_the_event_naming_it() {
+    let body = br#"{"data":{"id":"","first_name":"Ada"},"object":"event","type":"user.created","timestamp":1732890000000}"#;
     let err = ClerkEvent::decode(body).unwrap_err().to_string();
     assert!(err.contains("user.created"), "{err}");
-    assert!(err.contains("data.email_addresses[1].id"), "{err}");
+    assert!(err.contains("`data.id`"), "{err}");
 
     let body = br#"{"data":{"id":"orgmem_1"},"object":"event","type":"organizationMembership.created","timestamp":1}"#;
     let err = ClerkEvent::decode(body).unwrap_err().to_string();
     assert!(err.contains("organization"), "{err}");
+
+    // Owning ids, versions and delete flags are keys too.
+    for (ty, data, field) in [
+        (
+            "session.created",
+            r#"{"id":"sess_1","user_id":7}"#,
+            "data.user_id",
+        ),
+        (
+            "user.updated",
+            r#"{"id":"user_1","updated_at":"yesterday"}"#,
+            "data.updated_at",
+        ),
+        (
+            "organizationMembership.created",
+            r#"{"id":"orgmem_1","organization":{"id":"org_1"},"public_user_data":"x"}"#,
+            "data.public_user_data",
+        ),
+        (
+            "subscription.active",
+            r#"{"id":"csub_1","payer":{"user_id":["user_1"]}}"#,
+            "data.payer.user_id",
+        ),
+    ] {
+        let body = format!(r#"{{"data":{data},"object":"event","type":"{ty}","timestamp":1}}"#);
+        let err = ClerkEvent::decode(body.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains(&format!("`{field}`")), "{ty}: {err}");
+    }
+}
+
+#[test]
+fn a_field_of_an_unexpected_type_is_read_as_absent_and_named() {
+    let body = br#"{"data":{"id":"user_1","first_name":42,"email_addresses":[{"id":"idn_1","email_address":"a@b"},{"id":""}],"updated_at":5},"object":"event","type":"user.created","timestamp":1732890000000}"#;
+    let event = ClerkEvent::decode(body).unwrap();
+    let EventData::User(user) = &event.data else {
+        panic!("not a user")
+    };
+    assert_eq!(user.first_name, None);
+    assert_eq!(user.email_addresses.len(), 1, "the bad address is left out");
+    assert_eq!(event.version(), 5);
+    let mut paths: Vec<&str> = event.warnings.iter().map(|w| w.path.as_str()).collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        ["data.email_addresses[1].id", "data.first_name"],
+        "{:?}",
+        event.warnings
+    );
+    let fields: Vec<String> = event.warnings.iter().map(|w| w.field()).collect();
+    assert!(fields.contains(&"data.email_addresses[].id".to_owned()));
+
+    // Clerk Billing in beta: `interval` as a word instead of a number.
+    let body = br#"{"data":{"id":"csub_1","status":"active","payer":{"user_id":"user_9"},"items":[{"id":"csubi_1","interval":"month"}]},"object":"event","type":"subscription.active","timestamp":1732890000000}"#;
+    let event = ClerkEvent::decode(body).unwrap();
+    let entity = event.entity().unwrap();
+    assert_eq!(entity.id.as_str(), "csub_1");
+    assert_eq!(entity.user_id.map(|u| u.as_str()), Some("user_9"));
+    assert_eq!(event.warnings.len(), 1);
+    assert_eq!(event.warnings[0].path, "data.items[0].interval");
+    assert!(
+        event.warnings[0].message.contains("expected i64"),
+        "{:?}",
+        event.warnings
+    );
 }
 
 #[test]

@@ -38,5 +38,7 @@ pub fn describe(event: &ClerkEvent) -> Value {
         "deletes": event.is_delete(),
         "data_is_full_object": !matches!(event.data, EventData::Deleted(_) | EventData::Unknown(_)),
         "primary_email": event.primary_email(),
+        // Fields read as absent: Clerk sent a value of another type than documented.
+        "warnings": event.warnings,
     })
 }

@@ -52,6 +52,12 @@ pub const CATALOGUE: &[Metric] = &[
         help: "Attempts to apply an event, by outcome: done, retry (failed, tried again later), dead (failed for good), lease_lost.",
     },
     Metric {
+        name: "hookgate_decode_warnings_total",
+        kind: Kind::Counter,
+        labels: &["event_type", "field"],
+        help: "Fields of applied events read as absent because their values had unexpected types (drift in what Clerk sends), by event type and field path (list positions dropped).",
+    },
+    Metric {
         name: "hookgate_processing_lag_seconds",
         kind: Kind::Histogram,
         labels: &[],

@@ -229,8 +229,8 @@ fn events_inspect_says_what_hookgate_reads_from_a_body() {
     assert_eq!(report["primary_email"], "jordan@acme-robotics.com");
 }
 
-#[test]
-fn events_inspect_reads_stdin_and_names_the_wrong_field() {
+/// `events inspect -` on `body`: its exit status, stdout and stderr.
+fn inspect_stdin(body: &[u8]) -> std::process::Output {
     use std::io::Write as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
         .args(["events", "inspect", "-"])
@@ -240,16 +240,37 @@ fn events_inspect_reads_stdin_and_names_the_wrong_field() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(br#"{"data":{"id":"sess_1","expire_at":"tomorrow"},"object":"event","type":"session.created","timestamp":1732890000000}"#)
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn events_inspect_reads_stdin_and_lists_fields_of_unexpected_types() {
+    let out = inspect_stdin(
+        br#"{"data":{"id":"sess_1","user_id":"user_1","expire_at":"tomorrow"},"object":"event","type":"session.created","timestamp":1732890000000}"#,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["entity"]["id"], "sess_1");
+    assert_eq!(report["warnings"][0]["path"], "data.expire_at");
+    assert!(
+        report["warnings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tomorrow"),
+        "{report}"
+    );
+    assert_eq!(report["warnings"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn events_inspect_names_a_key_field_it_cannot_use() {
+    let out = inspect_stdin(
+        br#"{"data":{"id":"sess_1","user_id":7},"object":"event","type":"session.created","timestamp":1732890000000}"#,
+    );
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("data.expire_at"), "{stderr}");
+    assert!(stderr.contains("data.user_id"), "{stderr}");
     assert!(stderr.contains("session.created"), "{stderr}");
 }
 

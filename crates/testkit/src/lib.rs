@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test support may panic on what it sets up.
 
+pub mod drift;
+
 use std::io::Write as _;
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hookgate_events::{ClerkEvent, Envelope, EventFilter};
+use hookgate_events::{ClerkEvent, Envelope, EventFilter, EventType};
 use hookgate_store::{InboxEvent, Outcome, Prepared, Store, StoreError};
 use serde_json::value::RawValue;
 use tokio::sync::{Notify, watch};
@@ -193,6 +193,28 @@ fn prepare(inbox: InboxEvent) -> Prepared {
         attempt = inbox.attempts + 1,
         outcome = tracing::field::Empty,
     );
+    if let Ok((event, _)) = &decoded {
+        for warning in &event.warnings {
+            // Known types and field paths without list positions: a bounded set of labels.
+            let event_type = match event.event_type.kind() {
+                Some(_) => event.event_type.as_str().to_owned(),
+                None => "unknown".to_owned(),
+            };
+            metrics::counter!(
+                "hookgate_decode_warnings_total",
+                "event_type" => event_type,
+                "field" => warning.field(),
+            )
+            .increment(1);
+        }
+        if !event.warnings.is_empty() {
+            tracing::warn!(
+                inbox_id = %inbox.id,
+                warnings = %event.warnings.iter().map(|w| w.path.as_str()).collect::<Vec<_>>().join(", "),
+                "fields of unexpected types read as absent"
+            );
+        }
+    }
     if let Ok((event, _)) = &decoded
         && let Some(entity) = event.entity()
     {
@@ -212,8 +234,9 @@ fn prepare(inbox: InboxEvent) -> Prepared {
     }
 }
 
-/// The enabled destinations of the event's tenant whose patterns match its type. An event that
-/// does not decode goes nowhere (it will not be applied either).
+/// The enabled destinations of the event's tenant whose patterns match its type. Routing needs
+/// only the envelope's type (checked at ingest), so an event whose `data` cannot be decoded is
+/// forwarded all the same: a destination gets what Clerk sent, whatever hookgate makes of it.
 fn routes(
     prepared: &Prepared,
     destinations: &std::collections::HashMap<
@@ -221,7 +244,7 @@ fn routes(
         Vec<hookgate_store::Destination>,
     >,
 ) -> Vec<hookgate_store::Uuid> {
-    let Ok((event, _)) = &prepared.decoded else {
+    let Some(event_type) = prepared.inbox.event_type.as_deref().map(EventType::parse) else {
         return Vec::new();
     };
     let Some(candidates) = destinations.get(&prepared.inbox.tenant_id) else {
@@ -230,9 +253,8 @@ fn routes(
     candidates
         .iter()
         .filter(|d| {
-            d.event_type_patterns().any(|pattern| {
-                EventFilter::parse(pattern).is_ok_and(|f| f.matches(&event.event_type))
-            })
+            d.event_type_patterns()
+                .any(|pattern| EventFilter::parse(pattern).is_ok_and(|f| f.matches(&event_type)))
         })
         .map(|d| d.id)
         .collect()

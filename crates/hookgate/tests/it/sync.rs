@@ -377,8 +377,13 @@ async fn metrics_count_deliveries_and_applies(backend: Backend) {
             .status(),
         StatusCode::OK
     );
+    // A field of another type than Clerk documents: applied all the same, and counted.
+    let drifted = String::from_utf8(body.clone())
+        .unwrap()
+        .replacen(r#""first_name": "Ada""#, r#""first_name": 42"#, 1)
+        .into_bytes();
     assert_eq!(
-        app.deliver("other", &other.secret, "msg_m2", &body)
+        app.deliver("other", &other.secret, "msg_m2", &drifted)
             .await
             .status(),
         StatusCode::OK
@@ -448,6 +453,11 @@ async fn metrics_count_deliveries_and_applies(backend: Backend) {
         .unwrap();
     assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND);
     assert!(value("hookgate_apply_total{outcome=\"done\"}") >= 1.0);
+    assert!(
+        value(
+            "hookgate_decode_warnings_total{event_type=\"user.created\",field=\"data.first_name\"}"
+        ) >= 1.0
+    );
     assert!(value("hookgate_processing_lag_seconds_count") >= 1.0);
     assert!(value("hookgate_ingest_duration_seconds_count") >= 1.0);
     assert!(

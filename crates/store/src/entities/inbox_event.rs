@@ -25,6 +25,19 @@ pub struct Model {
     pub processed_at: Option<DateTimeUtc>,
     /// W3C `traceparent` of the ingest span, when spans are exported.
     pub trace_parent: Option<String>,
+    /// Fields read as absent when the event was applied (values of unexpected types): a JSON
+    /// array of `hookgate_events::DecodeWarning`; see [`Model::decode_warnings`].
+    pub warnings: Option<String>,
+}
+
+impl Model {
+    /// The fields read as absent when the event was applied, oldest application's first.
+    pub fn decode_warnings(&self) -> Vec<hookgate_events::DecodeWarning> {
+        self.warnings
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,11 +5,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hookgate_events::ClerkEvent;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait as _, TransactionTrait as _};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
+    TransactionTrait as _,
+};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use crate::entities::event_attempt;
+use crate::entities::{event_attempt, inbox_event};
 use crate::queue::{self, Finish, Inbox, RetryPolicy};
 use crate::sync::{self, Applied, ApplyError};
 use crate::{InboxEvent, Store, StoreError};
@@ -112,7 +116,7 @@ impl Store {
         let now = Utc::now();
         let txn = self.writer.begin().await?;
         let mut outcomes = Vec::with_capacity(batch.len());
-        for (item, (event, data)) in batch.iter().zip(decoded) {
+        for (item, (event, data)) in batch.iter().zip(&decoded) {
             let id = item.inbox.id;
             let tenant = item.inbox.tenant_id;
             let applied = async {
@@ -138,6 +142,11 @@ impl Store {
             txn.rollback().await?;
             return Ok(None);
         }
+        for (item, (event, _)) in batch.iter().zip(&decoded) {
+            if !event.warnings.is_empty() {
+                record_warnings(&txn, item.inbox.id, event).await?;
+            }
+        }
         txn.commit().await?;
         for (item, (_, outcome)) in batch.iter().zip(&outcomes) {
             item.span.record("outcome", outcome.label());
@@ -157,8 +166,31 @@ async fn process_one(
     let now = Utc::now();
     let (event, data) = match item.decoded {
         Ok(decoded) => decoded,
-        // Retrying cannot make a body decode.
-        Err(reason) => return fail(txn, owner, inbox, reason, None, now).await,
+        // Retrying cannot make a body decode; its deliveries go out all the same, since routing
+        // needs only the envelope's type.
+        Err(reason) => {
+            let savepoint = txn.begin().await?;
+            let queued = crate::deliveries::enqueue(
+                &savepoint,
+                inbox.tenant_id,
+                inbox.id,
+                &item.forward_to,
+                now,
+            )
+            .await;
+            if let Err(err) = queued {
+                savepoint.rollback().await?;
+                let error = format!("queueing its deliveries failed: {err}");
+                return fail(txn, owner, inbox, error, Some(policy), now).await;
+            }
+            let outcome = fail(&savepoint, owner, inbox, reason, None, now).await?;
+            if outcome == Outcome::LeaseLost {
+                savepoint.rollback().await?;
+            } else {
+                savepoint.commit().await?;
+            }
+            return Ok(outcome);
+        }
     };
     let savepoint = txn.begin().await?;
     let applied =
@@ -184,7 +216,11 @@ async fn process_one(
         return fail(txn, owner, inbox, error, Some(policy), now).await;
     }
     let done = Finish::Done { attempts: None };
-    if queue::finish_row::<Inbox>(&savepoint, owner, inbox.id, &done, now, Vec::new()).await? {
+    let warnings = vec![(
+        inbox_event::Column::Warnings,
+        Expr::value(warnings_text(&event)),
+    )];
+    if queue::finish_row::<Inbox>(&savepoint, owner, inbox.id, &done, now, warnings).await? {
         savepoint.commit().await?;
         Ok(Outcome::Done(applied))
     } else {
@@ -192,6 +228,32 @@ async fn process_one(
         savepoint.rollback().await?;
         Ok(Outcome::LeaseLost)
     }
+}
+
+/// The event's decode warnings as stored: a JSON array, or `NULL` when there are none.
+fn warnings_text(event: &ClerkEvent) -> Option<String> {
+    if event.warnings.is_empty() {
+        return None;
+    }
+    serde_json::to_string(&event.warnings).ok()
+}
+
+/// Stores an applied event's decode warnings (the fast path finishes the batch in one
+/// statement, so the few events with warnings get one more).
+async fn record_warnings(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    event: &ClerkEvent,
+) -> Result<(), StoreError> {
+    inbox_event::Entity::update_many()
+        .col_expr(
+            inbox_event::Column::Warnings,
+            Expr::value(warnings_text(event)),
+        )
+        .filter(inbox_event::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Records a failed attempt at an event, if `owner` still holds its lease: retried as `policy`

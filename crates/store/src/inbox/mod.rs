@@ -330,6 +330,7 @@ impl Row {
             processed_at: Set(self.processed_at),
             last_error: Set(self.last_error),
             trace_parent: Set(self.trace_parent),
+            warnings: Set(None),
         }
     }
 }

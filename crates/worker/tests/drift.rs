@@ -1,0 +1,201 @@
+//! Drift end to end through a worker: every fixture with one field that is not a key field given a
+//! value of another JSON type is applied (done, not dead) and queued for the tenant's destination,
+//! on SQLite and PostgreSQL; an event whose key field is unusable dies, and is forwarded anyway.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookgate_store::entities::sync::user;
+use hookgate_store::{
+    DatabaseOptions, DeliveryQuery, InboxStatus, InsertOutcome, NewDestination, NewInboxEvent,
+    NewSecret, NewTenant, Store, Uuid,
+};
+use hookgate_testkit::drift::{drifts, fixtures, replacements};
+use hookgate_testkit::{Backend, TestDb, on_both_backends};
+use hookgate_worker::{Backoff, Worker, WorkerSettings};
+use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+on_both_backends!(drifted_events_are_applied_and_forwarded);
+
+async fn store(db: &TestDb) -> Store {
+    let store = Store::connect(&DatabaseOptions {
+        url: db.url(),
+        max_connections: 4,
+        connect_timeout: Duration::from_secs(5),
+        acquire_timeout: Duration::from_secs(10),
+        sqlite_busy_timeout: Duration::from_secs(10),
+    })
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+/// One drift of each JSON type per fixture, at fields spread over the fixture: every fixture,
+/// every type, and most fields, while keeping the run short.
+fn sample() -> Vec<(String, String, Vec<u8>)> {
+    let mut picked = Vec::new();
+    for (i, (name, body)) in fixtures().into_iter().enumerate() {
+        let all = drifts(&body);
+        for (j, replacement) in replacements().iter().enumerate() {
+            let of_type: Vec<_> = all
+                .iter()
+                .filter(|d| &d.replacement == replacement)
+                .collect();
+            if of_type.is_empty() {
+                continue;
+            }
+            let drift = of_type[(i * 7 + j * 3) % of_type.len()];
+            picked.push((name.clone(), drift.path.clone(), drift.body.clone()));
+        }
+    }
+    picked
+}
+
+async fn drifted_events_are_applied_and_forwarded(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let store = store(&db).await;
+    let tenant = Uuid::now_v7();
+    store
+        .create_tenant(
+            NewTenant {
+                id: tenant,
+                slug: "acme".into(),
+                name: "Acme".into(),
+            },
+            NewSecret {
+                ciphertext: vec![0; 16],
+                not_before: None,
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    let destination = store
+        .create_destination(
+            tenant,
+            NewDestination {
+                name: "everything".into(),
+                url: "http://127.0.0.1:9/".into(),
+                event_types: "*".into(),
+                ciphertext: vec![0; 16],
+            },
+        )
+        .await
+        .unwrap();
+
+    let mut events = sample();
+    // A user whose `updated_at` (the version, a key field) is a word cannot be applied.
+    let broken = br#"{"data":{"id":"user_broken","updated_at":"yesterday"},"object":"event","type":"user.updated","timestamp":1732890000000}"#;
+    events.push((
+        "user.updated".into(),
+        "data.updated_at".into(),
+        broken.to_vec(),
+    ));
+    let mut ids = Vec::new();
+    for (n, (name, path, body)) in events.iter().enumerate() {
+        let envelope: Value = serde_json::from_slice(body).unwrap();
+        let outcome = store
+            .insert_inbox_event(
+                tenant,
+                NewInboxEvent {
+                    svix_id: format!("msg_{n}"),
+                    event_type: Some(name.clone()),
+                    instance_id: None,
+                    event_timestamp_ms: envelope["timestamp"].as_i64(),
+                    body: body.clone(),
+                    invalid: None,
+                    trace_parent: None,
+                },
+            )
+            .await
+            .unwrap();
+        let InsertOutcome::Accepted(id) = outcome else {
+            panic!("{name} {path}: stored twice")
+        };
+        ids.push(id);
+    }
+
+    let settings = WorkerSettings {
+        batch_size: 50,
+        lease: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(20),
+        backoff: Backoff {
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(50),
+            max_attempts: 3,
+        },
+    };
+    let worker = Worker::new(store.clone(), settings, Arc::new(Notify::new()));
+    while worker.run_batch().await.unwrap().claimed > 0 {}
+
+    let broken_id = *ids.last().unwrap();
+    for ((name, path, _), id) in events.iter().zip(&ids) {
+        let event = store.find_inbox_event(tenant, *id).await.unwrap().unwrap();
+        if *id == broken_id {
+            assert_eq!(event.status, InboxStatus::Dead, "an unusable version");
+            assert!(
+                event
+                    .last_error
+                    .as_deref()
+                    .unwrap()
+                    .contains("data.updated_at"),
+                "{:?}",
+                event.last_error
+            );
+        } else {
+            assert_eq!(
+                event.status,
+                InboxStatus::Done,
+                "{name} with {path} drifted: {:?}",
+                event.last_error
+            );
+        }
+    }
+    let queued: HashSet<Uuid> = store
+        .list_deliveries(
+            tenant,
+            &DeliveryQuery {
+                destination_id: Some(destination.id),
+                limit: Some(10_000),
+                ..DeliveryQuery::default()
+            },
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.inbox_event_id)
+        .collect();
+    for ((name, path, _), id) in events.iter().zip(&ids) {
+        assert!(
+            queued.contains(id),
+            "{name} with {path} drifted was not forwarded"
+        );
+    }
+
+    // A drifted user's row keeps what Clerk sent, whole.
+    let users = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant))
+        .all(&sea_orm::Database::connect(db.url()).await.unwrap())
+        .await
+        .unwrap();
+    assert!(!users.is_empty());
+    let warned = ids
+        .iter()
+        .zip(&events)
+        .filter(|(_, (name, ..))| name.starts_with("user."));
+    let mut with_warnings = 0;
+    for (id, _) in warned {
+        let event = store.find_inbox_event(tenant, *id).await.unwrap().unwrap();
+        with_warnings += usize::from(!event.decode_warnings().is_empty());
+    }
+    assert!(with_warnings > 0, "warnings are stored with the events");
+    store.close().await;
+}
