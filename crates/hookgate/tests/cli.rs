@@ -4,6 +4,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+mod common;
 
 struct Scratch(PathBuf);
 
@@ -45,6 +50,41 @@ fn hookgate(scratch: &Scratch, env: &[(&str, &str)], args: &[&str]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The whole of a successful command's stdout, as JSON: nothing else may be printed there.
+fn json(out: &Output) -> Value {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|err| panic!("{err}: stdout is not JSON alone:\n{}", text(&out.stdout)))
+}
+
+/// The object of `listing` whose `key` is `value`.
+fn row<'a>(listing: &'a Value, key: &str, value: &str) -> &'a Value {
+    listing
+        .as_array()
+        .expect("a listing is a JSON array")
+        .iter()
+        .find(|row| row[key] == value)
+        .unwrap_or_else(|| panic!("no {key} {value} in {listing:#}"))
+}
+
+fn is_rfc3339(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok())
+}
+
+/// The word after `prefix` in the first line of `out`'s stdout that has it.
+fn word_after(out: &Output, prefix: &str) -> String {
+    let stdout = text(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.split_once(prefix))
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no `{prefix}` in {stdout}"))
+        .trim_matches(|c| c == '(' || c == ')' || c == ';')
+        .to_owned()
 }
 
 #[test]
@@ -544,4 +584,261 @@ fn empty_list_variables_mean_empty_lists() {
         .status
         .success()
     );
+}
+
+#[test]
+fn tenant_listings_print_json_for_scripts() {
+    let scratch = Scratch::new();
+    let run = |args: &[&str]| hookgate(&scratch, &[], args);
+    let given = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let created = run(&[
+        "tenant", "create", "acme", "--name", "Acme Inc", "--secret", given,
+    ]);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let acme_id = word_after(&created, "created tenant acme ");
+    assert!(run(&["tenant", "create", "globex"]).status.success());
+    assert!(run(&["tenant", "disable", "globex"]).status.success());
+
+    let tenants = json(&run(&["tenant", "list", "--json"]));
+    let acme = row(&tenants, "slug", "acme");
+    assert_eq!(acme["id"], acme_id.as_str());
+    assert_eq!(acme["name"], "Acme Inc");
+    assert_eq!(acme["enabled"], true);
+    assert_eq!(acme["instance_id"], Value::Null, "no override: null");
+    assert!(is_rfc3339(&acme["created_at"]), "{acme}");
+    assert_eq!(row(&tenants, "slug", "globex")["enabled"], false);
+
+    // Rotation: the new secret never expires, the given one verifies for the grace period.
+    let rotated = run(&["tenant", "secret", "rotate", "acme", "--grace", "1h"]);
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    let new_secret = word_after(&rotated, "added signing secret ");
+    let generated = word_after(&rotated, "(shown once, store it now): ");
+    let listed = run(&["tenant", "secret", "list", "acme", "--json"]);
+    let secrets = json(&listed);
+    assert_eq!(secrets.as_array().map(Vec::len), Some(2), "{secrets:#}");
+    let new = row(&secrets, "id", &new_secret);
+    assert_eq!(new["active"], true);
+    assert_eq!(new["expires_at"], Value::Null);
+    let old = secrets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] != new_secret.as_str())
+        .unwrap();
+    assert_eq!(old["active"], true, "it verifies during the grace");
+    assert!(is_rfc3339(&old["expires_at"]), "{old}");
+    let fields: Vec<&str> = old
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        ["active", "created_at", "expires_at", "id", "not_before"]
+    );
+    for secret in [given, &generated] {
+        assert!(
+            !text(&listed.stdout).contains(secret),
+            "secrets are not listed"
+        );
+    }
+
+    let key = run(&["tenant", "key", "create", "acme", "--name", "ci"]);
+    let key_id = word_after(&key, "created API key ");
+    let prefix = word_after(&key, &format!("{key_id} "));
+    let api_key = word_after(&key, "(shown once, store it now): ");
+    let revoked = run(&["tenant", "key", "create", "acme", "--name", "old"]);
+    let revoked_id = word_after(&revoked, "created API key ");
+    assert!(
+        run(&["tenant", "key", "revoke", "acme", &revoked_id])
+            .status
+            .success()
+    );
+    let listed = run(&["tenant", "key", "list", "acme", "--json"]);
+    let keys = json(&listed);
+    let live = row(&keys, "id", &key_id);
+    assert_eq!(live["prefix"], prefix.as_str());
+    assert_eq!(live["name"], "ci");
+    assert_eq!(live["state"], "live");
+    assert_eq!(live["revoked_at"], Value::Null);
+    let gone = row(&keys, "id", &revoked_id);
+    assert_eq!(gone["state"], "revoked");
+    assert!(is_rfc3339(&gone["revoked_at"]), "{gone}");
+    assert!(
+        !text(&listed.stdout).contains(&api_key),
+        "keys are not listed"
+    );
+    assert!(gone.get("hash").is_none());
+
+    let add = "tenant destination add acme https://example.com/hooks --name crm \
+               --event-type user.* --event-type organization.created";
+    let added = run(&add.split_whitespace().collect::<Vec<_>>());
+    let destination_id = word_after(&added, "created destination ");
+    let listed = run(&["tenant", "destination", "list", "acme", "--json"]);
+    let destination = row(&json(&listed), "id", &destination_id).clone();
+    assert_eq!(destination["name"], "crm");
+    assert_eq!(destination["url"], "https://example.com/hooks");
+    assert_eq!(
+        destination["event_types"],
+        serde_json::json!(["user.*", "organization.created"])
+    );
+    assert_eq!(destination["enabled"], true);
+    assert!(!text(&listed.stdout).contains("whsec_"));
+
+    // Empty listings are empty arrays, and stats count every status.
+    let deliveries = run(&[
+        "tenant",
+        "destination",
+        "deliveries",
+        "acme",
+        &destination_id,
+        "--json",
+    ]);
+    assert_eq!(json(&deliveries), serde_json::json!([]));
+    let events = run(&["events", "list", "--tenant", "globex", "--json"]);
+    assert_eq!(json(&events), serde_json::json!([]));
+    let stats = json(&run(&["events", "stats", "--tenant", "globex", "--json"]));
+    assert_eq!(
+        stats,
+        serde_json::json!({
+            "counts": {"pending": 0, "failed": 0, "done": 0, "dead": 0},
+            "oldest_waiting_received_at": null,
+            "recent_lag_ms": null,
+        })
+    );
+
+    // Without --json, the columns people have always read.
+    let headers = [
+        (
+            &["tenant", "list"][..],
+            "slug                             enabled  id                                     name",
+        ),
+        (
+            &["tenant", "secret", "list", "acme"],
+            "id                                     active   created                            expires",
+        ),
+        (
+            &["tenant", "key", "list", "acme"],
+            "id                                     prefix             state      name",
+        ),
+        (
+            &["tenant", "destination", "list", "acme"],
+            "id                                     state     event types              url",
+        ),
+        (
+            &[
+                "tenant",
+                "destination",
+                "deliveries",
+                "acme",
+                &destination_id,
+            ],
+            "id                                     status   attempts   http  last error",
+        ),
+        (
+            &["events", "list", "--tenant", "acme"],
+            "id                                     type                               status   try received                         error",
+        ),
+    ];
+    for (args, header) in headers {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).lines().next(), Some(header), "{args:?}");
+    }
+    let keys = text(&run(&["tenant", "key", "list", "acme"]).stdout);
+    assert!(
+        keys.contains(&format!("{key_id} {prefix:<18} live       ci")),
+        "{keys}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_deliveries_list_as_json() {
+    let scratch = Scratch::new();
+    let run = |args: &[&str]| hookgate(&scratch, &[], args);
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    assert!(
+        run(&["tenant", "create", "acme", "--secret", secret])
+            .status
+            .success()
+    );
+    // A destination that is down: every attempt is answered 503.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let receiver = format!("http://{}/hook", listener.local_addr().unwrap());
+    let down =
+        axum::Router::new().fallback(|| async { axum::http::StatusCode::SERVICE_UNAVAILABLE });
+    tokio::spawn(async move { axum::serve(listener, down).await });
+    let added = run(&["tenant", "destination", "add", "acme", &receiver]);
+    let destination = word_after(&added, "created destination ");
+
+    let server = common::serve(
+        &scratch.database_url(),
+        &[("HOOKGATE__FORWARD__POLL_INTERVAL_MS", "50")],
+    );
+    hookgate_worker::install_tls_provider();
+    let body = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/tests/fixtures/user.created.json"),
+    )
+    .unwrap();
+    let signing = hookgate_verify::Secret::parse(secret).unwrap();
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{}/api/webhooks/acme", server.addr))
+        .body(body.clone());
+    for (name, value) in common::signed_request(&signing, "msg_cli_json", &body) {
+        request = request.header(name, value);
+    }
+    assert_eq!(request.send().await.unwrap().status(), 200);
+
+    // Applied, and forwarded once (and failed) by now.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let deliveries = loop {
+        let deliveries = json(&run(&[
+            "tenant",
+            "destination",
+            "deliveries",
+            "acme",
+            &destination,
+            "--json",
+        ]));
+        if deliveries[0]["attempts"].as_i64() >= Some(1) {
+            break deliveries;
+        }
+        assert!(Instant::now() < deadline, "never attempted: {deliveries:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    drop(server);
+
+    let events = json(&run(&["events", "list", "--tenant", "acme", "--json"]));
+    let event = row(&events, "svix_id", "msg_cli_json");
+    assert_eq!(event["type"], "user.created");
+    assert_eq!(event["status"], "done");
+    assert_eq!(event["attempts"], 0);
+    assert_eq!(event["last_error"], Value::Null);
+    assert!(is_rfc3339(&event["received_at"]), "{event}");
+    assert!(is_rfc3339(&event["processed_at"]), "{event}");
+    let filtered = run(&[
+        "events", "list", "--tenant", "acme", "--status", "dead", "--json",
+    ]);
+    assert_eq!(json(&filtered), serde_json::json!([]));
+
+    let delivery = &deliveries[0];
+    assert_eq!(deliveries.as_array().map(Vec::len), Some(1));
+    assert_eq!(delivery["inbox_event_id"], event["id"]);
+    assert_eq!(delivery["status"], "failed");
+    assert_eq!(delivery["last_status"], 503);
+    assert!(
+        delivery["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("503")),
+        "{delivery}"
+    );
+    assert_eq!(delivery["delivered_at"], Value::Null);
+    assert!(is_rfc3339(&delivery["next_attempt_at"]), "{delivery}");
+
+    let stats = json(&run(&["events", "stats", "--tenant", "acme", "--json"]));
+    assert_eq!(stats["counts"]["done"], 1);
+    assert_eq!(stats["counts"]["pending"], 0);
+    assert_eq!(stats["oldest_waiting_received_at"], Value::Null);
+    assert!(stats["recent_lag_ms"].as_f64().is_some(), "{stats}");
 }
