@@ -6,10 +6,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use hookgate_events::EventFilter;
 use hookgate_store::{Delivery, DeliveryQuery, DeliveryStatus, Destination, Uuid};
-use hookgate_tenancy::{DestinationChange, DestinationSpec, Secret, TenantSlug};
+use hookgate_tenancy::{DestinationChange, DestinationSpec, TenantSlug};
 use serde::{Deserialize, Serialize};
 
-use super::tenants::{List, parse_slug, tenancy_error};
+use super::shared::{List, parse_secret, tenancy_error};
+use super::tenants::parse_slug;
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::{ApiError, AppState};
 
@@ -106,15 +107,8 @@ async fn create(
     let secret = body
         .signing_secret
         .as_deref()
-        .map(Secret::parse)
-        .transpose()
-        .map_err(|err| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_secret",
-                err.to_string(),
-            )
-        })?;
+        .map(parse_secret)
+        .transpose()?;
     let event_types = patterns(body.event_types.unwrap_or_else(|| vec!["*".into()]))?;
     let spec = DestinationSpec {
         name: body.name,

@@ -11,7 +11,7 @@ use hookgate_store::{EventQuery, InboxStatus, InboxSummary, Page, Uuid};
 use hookgate_tenancy::TenantSlug;
 use serde::{Deserialize, Serialize};
 
-use super::tenants::tenancy_error;
+use super::shared::tenancy_error;
 use crate::extract::{AppPath, AppQuery};
 use crate::{ApiError, AppState};
 
