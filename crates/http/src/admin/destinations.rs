@@ -10,8 +10,7 @@ use hookgate_tenancy::{DestinationChange, DestinationSpec, TenantSlug};
 use serde::{Deserialize, Serialize};
 
 use super::shared::{List, parse_secret, tenancy_error};
-use super::tenants::parse_slug;
-use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::extract::{AppJson, AppPath, AppQuery, ResourceId, Slug};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -81,9 +80,8 @@ pub(crate) struct CreatedDestination {
 #[utoipa::path(get, operation_id = "admin_destinations_list", path = "/admin/v1/tenants/{slug}/destinations", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = List<DestinationView>), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
 ) -> Result<Json<List<DestinationView>>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let destinations = state
         .tenancy
         .destinations(&slug)
@@ -100,10 +98,9 @@ async fn list(
 #[utoipa::path(post, operation_id = "admin_destinations_create", path = "/admin/v1/tenants/{slug}/destinations", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = CreateDestination, responses((status = 201, description = "created; the signing secret is shown this once", body = CreatedDestination), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody), (status = 422, description = "invalid name, url, event type pattern or secret", body = crate::error::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
     AppJson(body): AppJson<CreateDestination>,
 ) -> Result<(StatusCode, Json<CreatedDestination>), ApiError> {
-    let slug = parse_slug(&slug)?;
     let secret = body
         .signing_secret
         .as_deref()
@@ -132,9 +129,9 @@ async fn create(
 #[utoipa::path(get, operation_id = "admin_destinations_show", path = "/admin/v1/tenants/{slug}/destinations/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), responses((status = 200, description = "ok", body = DestinationView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
 ) -> Result<Json<DestinationView>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let destination = state
         .tenancy
         .destination(&slug, id)
@@ -157,10 +154,10 @@ pub(crate) struct UpdateDestination {
 #[utoipa::path(patch, operation_id = "admin_destinations_update", path = "/admin/v1/tenants/{slug}/destinations/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), request_body = UpdateDestination, responses((status = 200, description = "ok", body = DestinationView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody), (status = 422, description = "invalid name, url or event type pattern", body = crate::error::ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
     AppJson(body): AppJson<UpdateDestination>,
 ) -> Result<Json<DestinationView>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let change = DestinationChange {
         name: body.name,
         url: body.url,
@@ -179,9 +176,9 @@ async fn update(
 #[utoipa::path(delete, operation_id = "admin_destinations_delete", path = "/admin/v1/tenants/{slug}/destinations/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), responses((status = 204, description = "deleted, with its deliveries"), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
 ) -> Result<StatusCode, ApiError> {
-    let slug = parse_slug(&slug)?;
     if state
         .tenancy
         .delete_destination(&slug, id)
@@ -215,10 +212,10 @@ pub(crate) struct DeliveryPage {
 #[utoipa::path(get, operation_id = "admin_destinations_deliveries", path = "/admin/v1/tenants/{slug}/destinations/{id}/deliveries", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id"), DeliveryParams), responses((status = 200, description = "newest first", body = DeliveryPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody), (status = 422, description = "invalid filter", body = crate::error::ErrorBody)))]
 async fn deliveries(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
     AppQuery(params): AppQuery<DeliveryParams>,
+    Slug(slug): Slug,
 ) -> Result<Json<DeliveryPage>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let tenant_id = destination_of(&state, &slug, id).await?;
     let limit = params.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
@@ -264,10 +261,10 @@ pub(crate) struct Replayed {
 #[utoipa::path(post, operation_id = "admin_destinations_replay", path = "/admin/v1/tenants/{slug}/destinations/{id}/deliveries/replay", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), request_body = Option<ReplayDeliveries>, responses((status = 200, description = "failed and dead deliveries queued again with a fresh count of attempts", body = Replayed), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody)))]
 async fn replay(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
     body: Option<Json<ReplayDeliveries>>,
 ) -> Result<Json<Replayed>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let tenant_id = destination_of(&state, &slug, id).await?;
     let ids = body.map(|Json(b)| b.ids).unwrap_or_default();
     let replayed = state

@@ -12,7 +12,7 @@ use hookgate_tenancy::TenantSlug;
 use serde::{Deserialize, Serialize};
 
 use super::shared::tenancy_error;
-use crate::extract::{AppPath, AppQuery};
+use crate::extract::{AppPath, AppQuery, ResourceId, Slug};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -113,22 +113,15 @@ fn query_of(filter: &Filter, limit: Option<u64>) -> Result<EventQuery, ApiError>
     })
 }
 
-async fn tenant_id(state: &AppState, slug: &str) -> Result<Uuid, ApiError> {
-    let slug = TenantSlug::parse(slug).map_err(|err| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_slug",
-            err.to_string(),
-        )
-    })?;
-    Ok(state.tenancy.get(&slug).await.map_err(tenancy_error)?.id)
+async fn tenant_id(state: &AppState, slug: &TenantSlug) -> Result<Uuid, ApiError> {
+    Ok(state.tenancy.get(slug).await.map_err(tenancy_error)?.id)
 }
 
 #[utoipa::path(get, operation_id = "admin_events_list", path = "/admin/v1/tenants/{slug}/events", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), Filter), responses((status = 200, description = "ok", body = EventPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
     AppQuery(filter): AppQuery<Filter>,
+    Slug(slug): Slug,
 ) -> Result<Json<EventPage>, ApiError> {
     page(&state, &slug, filter).await
 }
@@ -136,8 +129,8 @@ async fn list(
 #[utoipa::path(get, operation_id = "admin_events_dead_letters", path = "/admin/v1/tenants/{slug}/dead-letters", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), Filter), responses((status = 200, description = "ok", body = EventPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn dead_letters(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
     AppQuery(filter): AppQuery<Filter>,
+    Slug(slug): Slug,
 ) -> Result<Json<EventPage>, ApiError> {
     let filter = Filter {
         status: Some("dead".into()),
@@ -146,7 +139,11 @@ async fn dead_letters(
     page(&state, &slug, filter).await
 }
 
-async fn page(state: &AppState, slug: &str, filter: Filter) -> Result<Json<EventPage>, ApiError> {
+async fn page(
+    state: &AppState,
+    slug: &TenantSlug,
+    filter: Filter,
+) -> Result<Json<EventPage>, ApiError> {
     let tenant = tenant_id(state, slug).await?;
     let limit = filter.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
@@ -191,7 +188,8 @@ pub(crate) struct AttemptView {
 #[utoipa::path(get, operation_id = "admin_events_show", path = "/admin/v1/tenants/{slug}/events/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 200, description = "ok", body = EventDetail), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such event", body = crate::error::ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
 ) -> Result<Json<EventDetail>, ApiError> {
     let tenant = tenant_id(&state, &slug).await?;
     let event = state
@@ -248,7 +246,8 @@ pub(crate) struct Replayed {
 #[utoipa::path(post, operation_id = "admin_events_replay_one", path = "/admin/v1/tenants/{slug}/events/{id}/replay", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 200, description = "ok", body = Replayed), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such event, or a worker holds it now", body = crate::error::ErrorBody)))]
 async fn replay_one(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
 ) -> Result<Json<Replayed>, ApiError> {
     let tenant = tenant_id(&state, &slug).await?;
     let replayed = state
@@ -271,7 +270,7 @@ async fn replay_one(
 #[utoipa::path(post, operation_id = "admin_events_replay_matching", path = "/admin/v1/tenants/{slug}/events/replay", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = Option<Filter>, responses((status = 200, description = "ok", body = Replayed), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn replay_matching(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
     body: Option<Json<Filter>>,
 ) -> Result<Json<Replayed>, ApiError> {
     let tenant = tenant_id(&state, &slug).await?;
@@ -308,7 +307,7 @@ pub(crate) struct StatsView {
 #[utoipa::path(get, operation_id = "admin_events_stats", path = "/admin/v1/tenants/{slug}/stats", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = StatsView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn stats(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
 ) -> Result<Json<StatsView>, ApiError> {
     let tenant = tenant_id(&state, &slug).await?;
     let stats = state

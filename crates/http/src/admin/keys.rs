@@ -8,8 +8,7 @@ use hookgate_store::{ApiKey, Uuid};
 use serde::{Deserialize, Serialize};
 
 use super::shared::{List, tenancy_error};
-use super::tenants::parse_slug;
-use crate::extract::AppPath;
+use crate::extract::{AppPath, ResourceId, Slug};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -42,9 +41,8 @@ impl From<ApiKey> for KeyView {
 #[utoipa::path(get, operation_id = "admin_tenants_list_keys", path = "/admin/v1/tenants/{slug}/keys", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = List<KeyView>), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
 ) -> Result<Json<List<KeyView>>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let keys = state
         .tenancy
         .list_api_keys(&slug)
@@ -71,10 +69,9 @@ pub(crate) struct CreatedKey {
 #[utoipa::path(post, operation_id = "admin_tenants_create_key", path = "/admin/v1/tenants/{slug}/keys", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = Option<CreateKey>, responses((status = 201, description = "ok", body = CreatedKey), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
     body: Option<Json<CreateKey>>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
-    let slug = parse_slug(&slug)?;
     let name = body.map(|Json(b)| b.name).unwrap_or_default();
     let (key, secret) = state
         .tenancy
@@ -93,9 +90,9 @@ async fn create(
 #[utoipa::path(delete, operation_id = "admin_tenants_revoke_key", path = "/admin/v1/tenants/{slug}/keys/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 204, description = "done"), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no live key with this id", body = crate::error::ErrorBody)))]
 async fn revoke(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
 ) -> Result<StatusCode, ApiError> {
-    let slug = parse_slug(&slug)?;
     if state
         .tenancy
         .revoke_api_key(&slug, id)

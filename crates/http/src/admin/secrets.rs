@@ -8,8 +8,7 @@ use hookgate_store::Uuid;
 use serde::{Deserialize, Serialize};
 
 use super::shared::{List, parse_secret, tenancy_error};
-use super::tenants::parse_slug;
-use crate::extract::{AppJson, AppPath};
+use crate::extract::{AppJson, AppPath, ResourceId, Slug};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -31,9 +30,8 @@ pub(crate) struct SecretView {
 #[utoipa::path(get, operation_id = "admin_tenants_list_secrets", path = "/admin/v1/tenants/{slug}/secrets", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = List<SecretView>), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
 ) -> Result<Json<List<SecretView>>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let now = chrono::Utc::now();
     let secrets = state.tenancy.secrets(&slug).await.map_err(tenancy_error)?;
     Ok(Json(List {
@@ -67,10 +65,9 @@ pub(crate) struct AddedSecret {
 #[utoipa::path(post, operation_id = "admin_tenants_add_secret", path = "/admin/v1/tenants/{slug}/secrets", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = AddSecret, responses((status = 201, description = "ok", body = AddedSecret), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 422, description = "invalid secret or expiry", body = crate::error::ErrorBody)))]
 async fn add(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
     AppJson(body): AppJson<AddSecret>,
 ) -> Result<(StatusCode, Json<AddedSecret>), ApiError> {
-    let slug = parse_slug(&slug)?;
     let secret = parse_secret(&body.signing_secret)?;
     let expires_at = match body.expires_in_secs {
         None => None,
@@ -113,10 +110,9 @@ pub(crate) struct Rotated {
 #[utoipa::path(post, operation_id = "admin_tenants_rotate_secret", path = "/admin/v1/tenants/{slug}/secrets/rotate", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = Option<Rotate>, responses((status = 201, description = "ok", body = Rotated), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn rotate(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
     body: Option<Json<Rotate>>,
 ) -> Result<(StatusCode, Json<Rotated>), ApiError> {
-    let slug = parse_slug(&slug)?;
     let body = body.map(|Json(b)| b).unwrap_or_default();
     let grace = body.grace_secs.unwrap_or(86_400);
     if !(0..=30 * 86_400).contains(&grace) {
@@ -150,9 +146,9 @@ async fn rotate(
 #[utoipa::path(delete, operation_id = "admin_tenants_revoke_secret", path = "/admin/v1/tenants/{slug}/secrets/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 204, description = "done"), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such secret", body = crate::error::ErrorBody)))]
 async fn revoke(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
 ) -> Result<StatusCode, ApiError> {
-    let slug = parse_slug(&slug)?;
     if state
         .tenancy
         .revoke_secret(&slug, id)

@@ -9,7 +9,7 @@ use hookgate_tenancy::TenantSlug;
 use serde::{Deserialize, Serialize};
 
 use super::shared::{List, parse_secret, tenancy_error};
-use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::extract::{AppJson, AppQuery, Slug, parse_slug};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -105,9 +105,8 @@ async fn create(
 #[utoipa::path(get, operation_id = "admin_tenants_show", path = "/admin/v1/tenants/{slug}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = TenantView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
 ) -> Result<Json<TenantView>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let tenant = state.tenancy.get(&slug).await.map_err(tenancy_error)?;
     Ok(Json(tenant.into()))
 }
@@ -140,10 +139,9 @@ where
 #[utoipa::path(patch, operation_id = "admin_tenants_update", path = "/admin/v1/tenants/{slug}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = UpdateTenant, responses((status = 200, description = "ok", body = TenantView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody), (status = 422, description = "invalid setting", body = crate::error::ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
     AppJson(body): AppJson<UpdateTenant>,
 ) -> Result<Json<TenantView>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let patch = hookgate_store::TenantPatch {
         name: body.name,
         tolerance_secs: body.tolerance_secs,
@@ -163,7 +161,7 @@ async fn update(
 #[utoipa::path(post, operation_id = "admin_tenants_disable", path = "/admin/v1/tenants/{slug}/disable", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = TenantView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn disable(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
 ) -> Result<Json<TenantView>, ApiError> {
     set_enabled(state, slug, false).await
 }
@@ -171,17 +169,16 @@ async fn disable(
 #[utoipa::path(post, operation_id = "admin_tenants_enable", path = "/admin/v1/tenants/{slug}/enable", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = TenantView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn enable(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
 ) -> Result<Json<TenantView>, ApiError> {
     set_enabled(state, slug, true).await
 }
 
 async fn set_enabled(
     state: AppState,
-    slug: String,
+    slug: TenantSlug,
     enabled: bool,
 ) -> Result<Json<TenantView>, ApiError> {
-    let slug = parse_slug(&slug)?;
     state
         .tenancy
         .set_enabled(&slug, enabled)
@@ -201,10 +198,9 @@ pub(crate) struct Confirm {
 #[utoipa::path(delete, operation_id = "admin_tenants_remove", path = "/admin/v1/tenants/{slug}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), Confirm), responses((status = 204, description = "done"), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody), (status = 422, description = "confirmation missing", body = crate::error::ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
     AppQuery(confirm): AppQuery<Confirm>,
+    Slug(slug): Slug,
 ) -> Result<StatusCode, ApiError> {
-    let slug = parse_slug(&slug)?;
     if confirm.confirm.as_deref() != Some(slug.as_str()) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -214,14 +210,4 @@ async fn remove(
     }
     state.tenancy.delete(&slug).await.map_err(tenancy_error)?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-pub(crate) fn parse_slug(slug: &str) -> Result<TenantSlug, ApiError> {
-    TenantSlug::parse(slug).map_err(|err| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_slug",
-            err.to_string(),
-        )
-    })
 }
