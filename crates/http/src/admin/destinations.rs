@@ -86,7 +86,7 @@ async fn list(
         .tenancy
         .destinations(&slug)
         .await
-        .map_err(tenancy_error)?;
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok(Json(List {
         data: destinations
             .into_iter()
@@ -116,7 +116,7 @@ async fn create(
         .tenancy
         .create_destination(&slug, spec, secret)
         .await
-        .map_err(tenancy_error)?;
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedDestination {
@@ -136,7 +136,7 @@ async fn show(
         .tenancy
         .destination(&slug, id)
         .await
-        .map_err(tenancy_error)?
+        .map_err(|err| tenancy_error(&state, err))?
         .ok_or_else(no_destination)?;
     Ok(Json(destination.into()))
 }
@@ -168,7 +168,7 @@ async fn update(
         .tenancy
         .update_destination(&slug, id, change)
         .await
-        .map_err(tenancy_error)?
+        .map_err(|err| tenancy_error(&state, err))?
         .ok_or_else(no_destination)?;
     Ok(Json(destination.into()))
 }
@@ -183,7 +183,7 @@ async fn remove(
         .tenancy
         .delete_destination(&slug, id)
         .await
-        .map_err(tenancy_error)?
+        .map_err(|err| tenancy_error(&state, err))?
     {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -236,7 +236,7 @@ async fn deliveries(
         .store
         .list_deliveries(tenant_id, &query)
         .await
-        .map_err(|err| ApiError::storage(&err, state.ingest.retry_after_secs))?;
+        .map_err(|err| state.storage_error(&err))?;
     let next = if data.len() as u64 > limit {
         data.truncate(limit as usize);
         data.last().map(|d| d.id)
@@ -271,7 +271,7 @@ async fn replay(
         .store
         .replay_deliveries(tenant_id, Some(id), &ids)
         .await
-        .map_err(|err| ApiError::storage(&err, state.ingest.retry_after_secs))?;
+        .map_err(|err| state.storage_error(&err))?;
     Ok(Json(Replayed { replayed }))
 }
 
@@ -281,7 +281,7 @@ async fn destination_of(state: &AppState, slug: &TenantSlug, id: Uuid) -> Result
         .tenancy
         .destination(slug, id)
         .await
-        .map_err(tenancy_error)?
+        .map_err(|err| tenancy_error(state, err))?
         .map(|d| d.tenant_id)
         .ok_or_else(no_destination)
 }

@@ -114,7 +114,12 @@ fn query_of(filter: &Filter, limit: Option<u64>) -> Result<EventQuery, ApiError>
 }
 
 async fn tenant_id(state: &AppState, slug: &TenantSlug) -> Result<Uuid, ApiError> {
-    Ok(state.tenancy.get(slug).await.map_err(tenancy_error)?.id)
+    Ok(state
+        .tenancy
+        .get(slug)
+        .await
+        .map_err(|err| tenancy_error(state, err))?
+        .id)
 }
 
 #[utoipa::path(get, operation_id = "admin_events_list", path = "/admin/v1/tenants/{slug}/events", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), Filter), responses((status = 200, description = "ok", body = EventPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
@@ -155,7 +160,7 @@ async fn page(
         .store
         .list_inbox_events(tenant, &query)
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
+        .map_err(|e| state.storage_error(&e))?;
     let Page { rows, next_cursor } = Page::from_rows(rows, limit, |e| Some(e.id.to_string()));
     let next_cursor = next_cursor.and_then(|c| c.parse().ok());
     Ok(Json(EventPage {
@@ -196,13 +201,13 @@ async fn show(
         .store
         .find_inbox_event(tenant, id)
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?
+        .map_err(|e| state.storage_error(&e))?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such event"))?;
     let history = state
         .store
         .event_attempts(tenant, id)
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
+        .map_err(|e| state.storage_error(&e))?;
     let (body, body_base64) = match String::from_utf8(event.body.clone()) {
         Ok(text) => (Some(text), None),
         Err(_) => (
@@ -254,7 +259,7 @@ async fn replay_one(
         .store
         .replay_inbox_events(tenant, &[id])
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
+        .map_err(|e| state.storage_error(&e))?;
     if replayed == 0 {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -281,13 +286,13 @@ async fn replay_matching(
         .store
         .list_inbox_events(tenant, &query)
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
+        .map_err(|e| state.storage_error(&e))?;
     let ids: Vec<Uuid> = rows.iter().map(|e| e.id).collect();
     let replayed = state
         .store
         .replay_inbox_events(tenant, &ids)
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
+        .map_err(|e| state.storage_error(&e))?;
     state.stored.notify_one();
     Ok(Json(Replayed { replayed }))
 }
@@ -314,7 +319,7 @@ async fn stats(
         .store
         .queue_stats(tenant)
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
+        .map_err(|e| state.storage_error(&e))?;
     let count = |status| {
         stats
             .counts

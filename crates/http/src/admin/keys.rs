@@ -47,7 +47,7 @@ async fn list(
         .tenancy
         .list_api_keys(&slug)
         .await
-        .map_err(tenancy_error)?;
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok(Json(List {
         data: keys.into_iter().map(KeyView::from).collect(),
     }))
@@ -77,7 +77,7 @@ async fn create(
         .tenancy
         .create_api_key(&slug, &name)
         .await
-        .map_err(tenancy_error)?;
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {
@@ -97,7 +97,7 @@ async fn revoke(
         .tenancy
         .revoke_api_key(&slug, id)
         .await
-        .map_err(tenancy_error)?
+        .map_err(|err| tenancy_error(&state, err))?
     {
         Ok(StatusCode::NO_CONTENT)
     } else {

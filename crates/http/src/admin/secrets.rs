@@ -33,7 +33,11 @@ async fn list(
     Slug(slug): Slug,
 ) -> Result<Json<List<SecretView>>, ApiError> {
     let now = chrono::Utc::now();
-    let secrets = state.tenancy.secrets(&slug).await.map_err(tenancy_error)?;
+    let secrets = state
+        .tenancy
+        .secrets(&slug)
+        .await
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok(Json(List {
         data: secrets
             .into_iter()
@@ -86,7 +90,7 @@ async fn add(
         .tenancy
         .add_secret(&slug, &secret, expires_at, None)
         .await
-        .map_err(tenancy_error)?;
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok((StatusCode::CREATED, Json(AddedSecret { id })))
 }
 
@@ -132,7 +136,7 @@ async fn rotate(
         .tenancy
         .rotate_secret(&slug, secret, grace)
         .await
-        .map_err(tenancy_error)?;
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok((
         StatusCode::CREATED,
         Json(Rotated {
@@ -153,7 +157,7 @@ async fn revoke(
         .tenancy
         .revoke_secret(&slug, id)
         .await
-        .map_err(tenancy_error)?
+        .map_err(|err| tenancy_error(&state, err))?
     {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use hookgate_tenancy::{Secret, TenancyError};
 use serde::Serialize;
 
-use crate::ApiError;
+use crate::{ApiError, AppState};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct List<T> {
@@ -22,7 +22,7 @@ pub(crate) fn parse_secret(raw: &str) -> Result<Secret, ApiError> {
     })
 }
 
-pub(crate) fn tenancy_error(err: TenancyError) -> ApiError {
+pub(crate) fn tenancy_error(state: &AppState, err: TenancyError) -> ApiError {
     match err {
         TenancyError::UnknownTenant(slug) => ApiError::new(
             StatusCode::NOT_FOUND,
@@ -42,9 +42,6 @@ pub(crate) fn tenancy_error(err: TenancyError) -> ApiError {
             "invalid_name",
             err.to_string(),
         ),
-        TenancyError::Cipher(_) | TenancyError::Store(_) => {
-            tracing::error!(%err, "tenant operation failed");
-            ApiError::unavailable("storage unavailable, retry later", 5)
-        }
+        TenancyError::Cipher(_) | TenancyError::Store(_) => state.storage_error(&err),
     }
 }

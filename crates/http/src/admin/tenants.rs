@@ -55,7 +55,11 @@ impl From<Tenant> for TenantView {
 
 #[utoipa::path(get, operation_id = "admin_tenants_list", path = "/admin/v1/tenants", tag = "admin", security(("admin_token" = [])), responses((status = 200, description = "ok", body = List<TenantView>), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn list(State(state): State<AppState>) -> Result<Json<List<TenantView>>, ApiError> {
-    let tenants = state.tenancy.list().await.map_err(tenancy_error)?;
+    let tenants = state
+        .tenancy
+        .list()
+        .await
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok(Json(List {
         data: tenants.into_iter().map(TenantView::from).collect(),
     }))
@@ -92,7 +96,7 @@ async fn create(
         .tenancy
         .create(&slug, body.name, secret)
         .await
-        .map_err(tenancy_error)?;
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok((
         StatusCode::CREATED,
         Json(Created {
@@ -107,7 +111,11 @@ async fn show(
     State(state): State<AppState>,
     Slug(slug): Slug,
 ) -> Result<Json<TenantView>, ApiError> {
-    let tenant = state.tenancy.get(&slug).await.map_err(tenancy_error)?;
+    let tenant = state
+        .tenancy
+        .get(&slug)
+        .await
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok(Json(tenant.into()))
 }
 
@@ -154,7 +162,7 @@ async fn update(
         .tenancy
         .update(&slug, patch)
         .await
-        .map_err(tenancy_error)?;
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok(Json(tenant.into()))
 }
 
@@ -183,8 +191,12 @@ async fn set_enabled(
         .tenancy
         .set_enabled(&slug, enabled)
         .await
-        .map_err(tenancy_error)?;
-    let tenant = state.tenancy.get(&slug).await.map_err(tenancy_error)?;
+        .map_err(|err| tenancy_error(&state, err))?;
+    let tenant = state
+        .tenancy
+        .get(&slug)
+        .await
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok(Json(tenant.into()))
 }
 
@@ -208,6 +220,10 @@ async fn remove(
             "deleting a tenant deletes all its data: repeat its slug as ?confirm=<slug>",
         ));
     }
-    state.tenancy.delete(&slug).await.map_err(tenancy_error)?;
+    state
+        .tenancy
+        .delete(&slug)
+        .await
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok(StatusCode::NO_CONTENT)
 }
