@@ -9,7 +9,7 @@ use hookgate_store::{Delivery, DeliveryQuery, DeliveryStatus, Destination, Uuid}
 use hookgate_tenancy::{DestinationChange, DestinationSpec, TenantSlug};
 use serde::{Deserialize, Serialize};
 
-use super::shared::{List, parse_secret, tenancy_error};
+use super::shared::{List, parse_secret, removed, tenancy_error};
 use crate::extract::{AppJson, AppPath, AppQuery, ResourceId, Slug};
 use crate::{ApiError, AppState};
 
@@ -179,16 +179,8 @@ async fn remove(
     AppPath(ResourceId { id }): AppPath<ResourceId>,
     Slug(slug): Slug,
 ) -> Result<StatusCode, ApiError> {
-    if state
-        .tenancy
-        .delete_destination(&slug, id)
-        .await
-        .map_err(|err| tenancy_error(&state, err))?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(no_destination())
-    }
+    let deleted = state.tenancy.delete_destination(&slug, id).await;
+    removed(&state, deleted, no_destination())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

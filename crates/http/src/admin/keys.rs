@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use hookgate_store::{ApiKey, Uuid};
 use serde::{Deserialize, Serialize};
 
-use super::shared::{List, tenancy_error};
+use super::shared::{List, removed, tenancy_error};
 use crate::extract::{AppPath, ResourceId, Slug};
 use crate::{ApiError, AppState};
 
@@ -93,18 +93,11 @@ async fn revoke(
     AppPath(ResourceId { id }): AppPath<ResourceId>,
     Slug(slug): Slug,
 ) -> Result<StatusCode, ApiError> {
-    if state
-        .tenancy
-        .revoke_api_key(&slug, id)
-        .await
-        .map_err(|err| tenancy_error(&state, err))?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no live key with this id",
-        ))
-    }
+    let revoked = state.tenancy.revoke_api_key(&slug, id).await;
+    let missing = ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no live key with this id",
+    );
+    removed(&state, revoked, missing)
 }

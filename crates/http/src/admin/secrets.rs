@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use hookgate_store::Uuid;
 use serde::{Deserialize, Serialize};
 
-use super::shared::{List, parse_secret, tenancy_error};
+use super::shared::{List, parse_secret, removed, tenancy_error};
 use crate::extract::{AppJson, AppPath, ResourceId, Slug};
 use crate::{ApiError, AppState};
 
@@ -153,18 +153,7 @@ async fn revoke(
     AppPath(ResourceId { id }): AppPath<ResourceId>,
     Slug(slug): Slug,
 ) -> Result<StatusCode, ApiError> {
-    if state
-        .tenancy
-        .revoke_secret(&slug, id)
-        .await
-        .map_err(|err| tenancy_error(&state, err))?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no secret with this id",
-        ))
-    }
+    let revoked = state.tenancy.revoke_secret(&slug, id).await;
+    let missing = ApiError::new(StatusCode::NOT_FOUND, "not_found", "no secret with this id");
+    removed(&state, revoked, missing)
 }

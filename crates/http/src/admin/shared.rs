@@ -1,4 +1,4 @@
-//! What the admin resources answer alike: lists, tenancy errors and signing secrets.
+//! What the admin resources answer alike: lists, deletions, tenancy errors and signing secrets.
 
 use axum::http::StatusCode;
 use hookgate_tenancy::{Secret, TenancyError};
@@ -20,6 +20,19 @@ pub(crate) fn parse_secret(raw: &str) -> Result<Secret, ApiError> {
             err.to_string(),
         )
     })
+}
+
+/// 204 when the tenancy call removed something, `missing` when there was nothing to remove.
+pub(crate) fn removed(
+    state: &AppState,
+    result: Result<bool, TenancyError>,
+    missing: ApiError,
+) -> Result<StatusCode, ApiError> {
+    match result {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(missing),
+        Err(err) => Err(tenancy_error(state, err)),
+    }
 }
 
 pub(crate) fn tenancy_error(state: &AppState, err: TenancyError) -> ApiError {
