@@ -74,12 +74,6 @@ impl ApiError {
         }
     }
 
-    /// 503 for a storage failure: logged here with its cause, answered without it.
-    pub fn storage(err: &dyn std::fmt::Display, retry_after_secs: u64) -> Self {
-        tracing::error!(%err, "storage operation failed");
-        Self::unavailable("storage unavailable, retry later", retry_after_secs)
-    }
-
     pub fn status(&self) -> StatusCode {
         self.status
     }

@@ -1,9 +1,14 @@
-//! Axum's extractors, answering a bad request in the JSON error format like everything else.
+//! Axum's extractors, answering a bad request in the JSON error format like everything else, and
+//! the tenant slug of admin paths, parsed once.
 
 use axum::extract::FromRequest;
 use axum::extract::FromRequestParts;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
+use hookgate_store::Uuid;
+use hookgate_tenancy::TenantSlug;
+use serde::Deserialize;
 
 use crate::ApiError;
 
@@ -21,6 +26,50 @@ pub(crate) struct AppQuery<T>(pub T);
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub(crate) struct AppPath<T>(pub T);
+
+/// The tenant named by the `{slug}` path parameter. Read by name, so that it works beside other
+/// parameters (`{id}`: take it with [`ResourceId`]). Handlers take it after their `{id}` and query
+/// extractors, so that a bad id (404) or query (400) is answered before a bad slug.
+#[derive(Debug)]
+pub(crate) struct Slug(pub TenantSlug);
+
+impl<S: Send + Sync> FromRequestParts<S> for Slug {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let AppPath(params) =
+            AppPath::<Vec<(String, String)>>::from_request_parts(parts, state).await?;
+        match params.iter().find(|(name, _)| name == "slug") {
+            Some((_, raw)) => parse_slug(raw).map(Self),
+            None => {
+                // A handler mounted on a route without `{slug}`: a bug, not a bad request.
+                tracing::error!(path = %parts.uri.path(), "no {{slug}} in this route");
+                Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                ))
+            }
+        }
+    }
+}
+
+/// A tenant slug from a path or a request body.
+pub(crate) fn parse_slug(raw: &str) -> Result<TenantSlug, ApiError> {
+    TenantSlug::parse(raw).map_err(|err| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_slug",
+            err.to_string(),
+        )
+    })
+}
+
+/// The `{id}` path parameter of a tenant's resource, beside its `{slug}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ResourceId {
+    pub(crate) id: Uuid,
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
@@ -45,5 +94,59 @@ impl From<QueryRejection> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", rejection.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    async fn answer(router: Router, uri: &str) -> (StatusCode, String) {
+        let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_slug_is_read_by_name_beside_other_parameters() {
+        let router = Router::new().route(
+            "/{kind}/{slug}/{id}",
+            get(
+                |AppPath(ResourceId { id }): AppPath<ResourceId>, Slug(slug): Slug| async move {
+                    format!("{slug} {id}")
+                },
+            ),
+        );
+        let id = "01a2251d-0000-7000-8000-000000000000";
+        assert_eq!(
+            answer(router.clone(), &format!("/t/acme/{id}")).await,
+            (StatusCode::OK, format!("acme {id}"))
+        );
+        let (status, body) = answer(router, &format!("/t/Not%20OK/{id}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"]["code"], "invalid_slug");
+    }
+
+    #[tokio::test]
+    async fn a_route_without_a_slug_is_an_internal_error() {
+        let router = Router::new().route(
+            "/{tenant}",
+            get(|Slug(slug): Slug| async move { slug.to_string() }),
+        );
+        assert_eq!(
+            answer(router, "/acme").await.0,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

@@ -7,6 +7,8 @@ use hookgate_store::{InboxWriter, Store};
 use hookgate_tenancy::{AdminTokens, Registry, Tenancy};
 use tokio::sync::Notify;
 
+use crate::ApiError;
+
 /// Everything a handler may reach. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -28,6 +30,18 @@ pub struct AppState {
     pub serve_ingest: bool,
     /// The `tenant` label of ingest metrics.
     pub tenant_labels: TenantLabels,
+}
+
+impl AppState {
+    /// The answer of the admin and tenant APIs to a storage failure: a 503 with the configured
+    /// `Retry-After`, logged here with its cause and answered without it.
+    pub(crate) fn storage_error(&self, err: &dyn std::fmt::Display) -> ApiError {
+        tracing::error!(%err, "storage operation failed");
+        ApiError::unavailable(
+            "storage unavailable, retry later",
+            self.ingest.retry_after_secs,
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -19,6 +19,7 @@ on_both_backends!(
     settings_apply_at_once_and_delete_needs_confirmation,
     operators_page_inspect_and_replay_events,
     no_tenant_route_shows_another_tenants_data,
+    every_admin_route_refuses_an_invalid_slug_alike,
 );
 
 async fn app(backend: Backend) -> Option<(TestDb, TestApp)> {
@@ -988,4 +989,36 @@ async fn no_tenant_route_shows_another_tenants_data(backend: Backend) {
         }
     }
     let _ = acme;
+}
+
+async fn every_admin_route_refuses_an_invalid_slug_alike(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    let expected = hookgate_tenancy::TenantSlug::parse("Not OK")
+        .unwrap_err()
+        .to_string();
+    for (method, template) in hookgate_http::ROUTES {
+        if !template.contains("{slug}") {
+            continue;
+        }
+        let path = template
+            .replace("{slug}", "Not%20OK")
+            .replace("{id}", "01a2251d-0000-7000-8000-000000000000");
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let (status, body) = call(&app, method.clone(), &path, Some(ADMIN_TOKEN), None).await;
+        assert_eq!(
+            (
+                status,
+                body["error"]["code"].as_str(),
+                body["error"]["message"].as_str()
+            ),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("invalid_slug"),
+                Some(expected.as_str())
+            ),
+            "{method} {path}"
+        );
+    }
 }

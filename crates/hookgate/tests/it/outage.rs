@@ -7,7 +7,9 @@ use hookgate_verify::Secret;
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait as _, Database, TransactionTrait as _};
 
-use crate::helpers::{Backend, PgUrl, TestApp, TestDb, eventually, settings, user_created};
+use crate::helpers::{
+    ADMIN_TOKEN, Backend, PgUrl, TestApp, TestDb, eventually, settings, user_created,
+};
 use crate::proxy::TcpProxy;
 
 /// The request timeout `settings()` configures; every answer must come before it.
@@ -94,6 +96,36 @@ async fn sqlite_locked_by_another_writer_answers_503_then_recovers() {
     let recovered = redeliver_until_ok(&app, &acme.secret, "msg_locked", &user_created("u1")).await;
     assert!(recovered, "ingest recovers once the lock is released");
     assert_eq!(app.inbox_count(&acme).await, 1);
+}
+
+/// The admin API answers a storage failure with the configured Retry-After, as ingest does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_routes_without_storage_answer_the_configured_retry_after() {
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let mut settings = settings(&db.url());
+    settings.ingest.retry_after_secs = 7;
+    let app = TestApp::spawn(&settings).await;
+    app.tenant("acme").await;
+
+    app.store.close().await;
+    for path in ["/admin/v1/tenants", "/admin/v1/tenants/acme/stats"] {
+        let response = app
+            .http
+            .get(app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("7"),
+            "{path}"
+        );
+    }
 }
 
 /// hookgate on a fresh PostgreSQL database reached through a proxy the test controls.

@@ -6,11 +6,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use hookgate_events::EventFilter;
 use hookgate_store::{Delivery, DeliveryQuery, DeliveryStatus, Destination, Uuid};
-use hookgate_tenancy::{DestinationChange, DestinationSpec, Secret, TenantSlug};
+use hookgate_tenancy::{DestinationChange, DestinationSpec, TenantSlug};
 use serde::{Deserialize, Serialize};
 
-use super::tenants::{List, parse_slug, tenancy_error};
-use crate::extract::{AppJson, AppPath, AppQuery};
+use super::shared::{List, parse_secret, removed, tenancy_error};
+use crate::extract::{AppJson, AppPath, AppQuery, ResourceId, Slug};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -80,14 +80,13 @@ pub(crate) struct CreatedDestination {
 #[utoipa::path(get, operation_id = "admin_destinations_list", path = "/admin/v1/tenants/{slug}/destinations", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = List<DestinationView>), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
 ) -> Result<Json<List<DestinationView>>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let destinations = state
         .tenancy
         .destinations(&slug)
         .await
-        .map_err(tenancy_error)?;
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok(Json(List {
         data: destinations
             .into_iter()
@@ -99,22 +98,14 @@ async fn list(
 #[utoipa::path(post, operation_id = "admin_destinations_create", path = "/admin/v1/tenants/{slug}/destinations", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = CreateDestination, responses((status = 201, description = "created; the signing secret is shown this once", body = CreatedDestination), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody), (status = 422, description = "invalid name, url, event type pattern or secret", body = crate::error::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
     AppJson(body): AppJson<CreateDestination>,
 ) -> Result<(StatusCode, Json<CreatedDestination>), ApiError> {
-    let slug = parse_slug(&slug)?;
     let secret = body
         .signing_secret
         .as_deref()
-        .map(Secret::parse)
-        .transpose()
-        .map_err(|err| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_secret",
-                err.to_string(),
-            )
-        })?;
+        .map(parse_secret)
+        .transpose()?;
     let event_types = patterns(body.event_types.unwrap_or_else(|| vec!["*".into()]))?;
     let spec = DestinationSpec {
         name: body.name,
@@ -125,7 +116,7 @@ async fn create(
         .tenancy
         .create_destination(&slug, spec, secret)
         .await
-        .map_err(tenancy_error)?;
+        .map_err(|err| tenancy_error(&state, err))?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedDestination {
@@ -138,14 +129,14 @@ async fn create(
 #[utoipa::path(get, operation_id = "admin_destinations_show", path = "/admin/v1/tenants/{slug}/destinations/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), responses((status = 200, description = "ok", body = DestinationView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
 ) -> Result<Json<DestinationView>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let destination = state
         .tenancy
         .destination(&slug, id)
         .await
-        .map_err(tenancy_error)?
+        .map_err(|err| tenancy_error(&state, err))?
         .ok_or_else(no_destination)?;
     Ok(Json(destination.into()))
 }
@@ -163,10 +154,10 @@ pub(crate) struct UpdateDestination {
 #[utoipa::path(patch, operation_id = "admin_destinations_update", path = "/admin/v1/tenants/{slug}/destinations/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), request_body = UpdateDestination, responses((status = 200, description = "ok", body = DestinationView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody), (status = 422, description = "invalid name, url or event type pattern", body = crate::error::ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
     AppJson(body): AppJson<UpdateDestination>,
 ) -> Result<Json<DestinationView>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let change = DestinationChange {
         name: body.name,
         url: body.url,
@@ -177,7 +168,7 @@ async fn update(
         .tenancy
         .update_destination(&slug, id, change)
         .await
-        .map_err(tenancy_error)?
+        .map_err(|err| tenancy_error(&state, err))?
         .ok_or_else(no_destination)?;
     Ok(Json(destination.into()))
 }
@@ -185,19 +176,11 @@ async fn update(
 #[utoipa::path(delete, operation_id = "admin_destinations_delete", path = "/admin/v1/tenants/{slug}/destinations/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), responses((status = 204, description = "deleted, with its deliveries"), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
 ) -> Result<StatusCode, ApiError> {
-    let slug = parse_slug(&slug)?;
-    if state
-        .tenancy
-        .delete_destination(&slug, id)
-        .await
-        .map_err(tenancy_error)?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(no_destination())
-    }
+    let deleted = state.tenancy.delete_destination(&slug, id).await;
+    removed(&state, deleted, no_destination())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -221,10 +204,10 @@ pub(crate) struct DeliveryPage {
 #[utoipa::path(get, operation_id = "admin_destinations_deliveries", path = "/admin/v1/tenants/{slug}/destinations/{id}/deliveries", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id"), DeliveryParams), responses((status = 200, description = "newest first", body = DeliveryPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody), (status = 422, description = "invalid filter", body = crate::error::ErrorBody)))]
 async fn deliveries(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
     AppQuery(params): AppQuery<DeliveryParams>,
+    Slug(slug): Slug,
 ) -> Result<Json<DeliveryPage>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let tenant_id = destination_of(&state, &slug, id).await?;
     let limit = params.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
@@ -245,7 +228,7 @@ async fn deliveries(
         .store
         .list_deliveries(tenant_id, &query)
         .await
-        .map_err(|err| ApiError::storage(&err, state.ingest.retry_after_secs))?;
+        .map_err(|err| state.storage_error(&err))?;
     let next = if data.len() as u64 > limit {
         data.truncate(limit as usize);
         data.last().map(|d| d.id)
@@ -270,17 +253,17 @@ pub(crate) struct Replayed {
 #[utoipa::path(post, operation_id = "admin_destinations_replay", path = "/admin/v1/tenants/{slug}/destinations/{id}/deliveries/replay", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), request_body = Option<ReplayDeliveries>, responses((status = 200, description = "failed and dead deliveries queued again with a fresh count of attempts", body = Replayed), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody)))]
 async fn replay(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
     body: Option<Json<ReplayDeliveries>>,
 ) -> Result<Json<Replayed>, ApiError> {
-    let slug = parse_slug(&slug)?;
     let tenant_id = destination_of(&state, &slug, id).await?;
     let ids = body.map(|Json(b)| b.ids).unwrap_or_default();
     let replayed = state
         .store
         .replay_deliveries(tenant_id, Some(id), &ids)
         .await
-        .map_err(|err| ApiError::storage(&err, state.ingest.retry_after_secs))?;
+        .map_err(|err| state.storage_error(&err))?;
     Ok(Json(Replayed { replayed }))
 }
 
@@ -290,7 +273,7 @@ async fn destination_of(state: &AppState, slug: &TenantSlug, id: Uuid) -> Result
         .tenancy
         .destination(slug, id)
         .await
-        .map_err(tenancy_error)?
+        .map_err(|err| tenancy_error(state, err))?
         .map(|d| d.tenant_id)
         .ok_or_else(no_destination)
 }

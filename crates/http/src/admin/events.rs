@@ -11,8 +11,8 @@ use hookgate_store::{EventQuery, InboxStatus, InboxSummary, Page, Uuid};
 use hookgate_tenancy::TenantSlug;
 use serde::{Deserialize, Serialize};
 
-use super::tenants::tenancy_error;
-use crate::extract::{AppPath, AppQuery};
+use super::shared::tenancy_error;
+use crate::extract::{AppPath, AppQuery, ResourceId, Slug};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -113,22 +113,20 @@ fn query_of(filter: &Filter, limit: Option<u64>) -> Result<EventQuery, ApiError>
     })
 }
 
-async fn tenant_id(state: &AppState, slug: &str) -> Result<Uuid, ApiError> {
-    let slug = TenantSlug::parse(slug).map_err(|err| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_slug",
-            err.to_string(),
-        )
-    })?;
-    Ok(state.tenancy.get(&slug).await.map_err(tenancy_error)?.id)
+async fn tenant_id(state: &AppState, slug: &TenantSlug) -> Result<Uuid, ApiError> {
+    Ok(state
+        .tenancy
+        .get(slug)
+        .await
+        .map_err(|err| tenancy_error(state, err))?
+        .id)
 }
 
 #[utoipa::path(get, operation_id = "admin_events_list", path = "/admin/v1/tenants/{slug}/events", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), Filter), responses((status = 200, description = "ok", body = EventPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
     AppQuery(filter): AppQuery<Filter>,
+    Slug(slug): Slug,
 ) -> Result<Json<EventPage>, ApiError> {
     page(&state, &slug, filter).await
 }
@@ -136,8 +134,8 @@ async fn list(
 #[utoipa::path(get, operation_id = "admin_events_dead_letters", path = "/admin/v1/tenants/{slug}/dead-letters", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), Filter), responses((status = 200, description = "ok", body = EventPage), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn dead_letters(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
     AppQuery(filter): AppQuery<Filter>,
+    Slug(slug): Slug,
 ) -> Result<Json<EventPage>, ApiError> {
     let filter = Filter {
         status: Some("dead".into()),
@@ -146,7 +144,11 @@ async fn dead_letters(
     page(&state, &slug, filter).await
 }
 
-async fn page(state: &AppState, slug: &str, filter: Filter) -> Result<Json<EventPage>, ApiError> {
+async fn page(
+    state: &AppState,
+    slug: &TenantSlug,
+    filter: Filter,
+) -> Result<Json<EventPage>, ApiError> {
     let tenant = tenant_id(state, slug).await?;
     let limit = filter.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
@@ -158,7 +160,7 @@ async fn page(state: &AppState, slug: &str, filter: Filter) -> Result<Json<Event
         .store
         .list_inbox_events(tenant, &query)
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
+        .map_err(|e| state.storage_error(&e))?;
     let Page { rows, next_cursor } = Page::from_rows(rows, limit, |e| Some(e.id.to_string()));
     let next_cursor = next_cursor.and_then(|c| c.parse().ok());
     Ok(Json(EventPage {
@@ -191,20 +193,21 @@ pub(crate) struct AttemptView {
 #[utoipa::path(get, operation_id = "admin_events_show", path = "/admin/v1/tenants/{slug}/events/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 200, description = "ok", body = EventDetail), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such event", body = crate::error::ErrorBody)))]
 async fn show(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
 ) -> Result<Json<EventDetail>, ApiError> {
     let tenant = tenant_id(&state, &slug).await?;
     let event = state
         .store
         .find_inbox_event(tenant, id)
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?
+        .map_err(|e| state.storage_error(&e))?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such event"))?;
     let history = state
         .store
         .event_attempts(tenant, id)
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
+        .map_err(|e| state.storage_error(&e))?;
     let (body, body_base64) = match String::from_utf8(event.body.clone()) {
         Ok(text) => (Some(text), None),
         Err(_) => (
@@ -248,14 +251,15 @@ pub(crate) struct Replayed {
 #[utoipa::path(post, operation_id = "admin_events_replay_one", path = "/admin/v1/tenants/{slug}/events/{id}/replay", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "hookgate's id")), responses((status = 200, description = "ok", body = Replayed), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such event, or a worker holds it now", body = crate::error::ErrorBody)))]
 async fn replay_one(
     State(state): State<AppState>,
-    AppPath((slug, id)): AppPath<(String, Uuid)>,
+    AppPath(ResourceId { id }): AppPath<ResourceId>,
+    Slug(slug): Slug,
 ) -> Result<Json<Replayed>, ApiError> {
     let tenant = tenant_id(&state, &slug).await?;
     let replayed = state
         .store
         .replay_inbox_events(tenant, &[id])
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
+        .map_err(|e| state.storage_error(&e))?;
     if replayed == 0 {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -271,7 +275,7 @@ async fn replay_one(
 #[utoipa::path(post, operation_id = "admin_events_replay_matching", path = "/admin/v1/tenants/{slug}/events/replay", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = Option<Filter>, responses((status = 200, description = "ok", body = Replayed), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn replay_matching(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
     body: Option<Json<Filter>>,
 ) -> Result<Json<Replayed>, ApiError> {
     let tenant = tenant_id(&state, &slug).await?;
@@ -282,13 +286,13 @@ async fn replay_matching(
         .store
         .list_inbox_events(tenant, &query)
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
+        .map_err(|e| state.storage_error(&e))?;
     let ids: Vec<Uuid> = rows.iter().map(|e| e.id).collect();
     let replayed = state
         .store
         .replay_inbox_events(tenant, &ids)
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
+        .map_err(|e| state.storage_error(&e))?;
     state.stored.notify_one();
     Ok(Json(Replayed { replayed }))
 }
@@ -308,14 +312,14 @@ pub(crate) struct StatsView {
 #[utoipa::path(get, operation_id = "admin_events_stats", path = "/admin/v1/tenants/{slug}/stats", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "ok", body = StatsView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn stats(
     State(state): State<AppState>,
-    AppPath(slug): AppPath<String>,
+    Slug(slug): Slug,
 ) -> Result<Json<StatsView>, ApiError> {
     let tenant = tenant_id(&state, &slug).await?;
     let stats = state
         .store
         .queue_stats(tenant)
         .await
-        .map_err(|e| ApiError::storage(&e, state.ingest.retry_after_secs))?;
+        .map_err(|e| state.storage_error(&e))?;
     let count = |status| {
         stats
             .counts

@@ -1,7 +1,11 @@
 //! Route class `admin` (`/admin/v1`): operators manage tenants. Authenticated by the class guard.
+//! One module a resource, each with its router.
 
 pub(crate) mod destinations;
 pub(crate) mod events;
+pub(crate) mod keys;
+pub(crate) mod secrets;
+mod shared;
 pub(crate) mod tenants;
 
 use axum::Router;
@@ -12,7 +16,9 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new().nest(
         "/admin/v1",
         tenants::router()
-            .merge(events::router())
-            .merge(destinations::router()),
+            .merge(secrets::router())
+            .merge(keys::router())
+            .merge(destinations::router())
+            .merge(events::router()),
     )
 }

@@ -118,7 +118,7 @@ async fn list(
         .store
         .list_synced(tenant.0.tenant_id, table, &query)
         .await
-        .map_err(|err| ApiError::storage(&err, state.ingest.retry_after_secs))?;
+        .map_err(|err| state.storage_error(&err))?;
     Ok(Json(PageView {
         data: page.rows,
         next_cursor: page.next_cursor,
@@ -135,7 +135,7 @@ async fn one(
         .store
         .find_synced(tenant.0.tenant_id, table, id)
         .await
-        .map_err(|err| ApiError::storage(&err, state.ingest.retry_after_secs))?
+        .map_err(|err| state.storage_error(&err))?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such object"))
 }
 
@@ -367,7 +367,7 @@ async fn events(
         .store
         .list_inbox_events(t.0.tenant_id, &query)
         .await
-        .map_err(|e| ApiError::storage(&e, s.ingest.retry_after_secs))?;
+        .map_err(|e| s.storage_error(&e))?;
     let Page { rows, next_cursor } = Page::from_rows(rows, limit, |e| Some(e.id.to_string()));
     Ok(Json(EventPage {
         data: rows

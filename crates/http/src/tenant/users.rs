@@ -117,7 +117,7 @@ async fn list(
         .store
         .list_synced_users(owner.tenant_id, &filter, query.cursor.as_deref(), limit)
         .await
-        .map_err(|err| ApiError::storage(&err, state.ingest.retry_after_secs))?;
+        .map_err(|err| state.storage_error(&err))?;
     Ok(Json(PageView {
         data: page.rows.into_iter().map(UserView::from).collect(),
         next_cursor: page.next_cursor,
@@ -134,7 +134,7 @@ async fn show(
         .store
         .find_synced_user(owner.tenant_id, &id)
         .await
-        .map_err(|err| ApiError::storage(&err, state.ingest.retry_after_secs))?
+        .map_err(|err| state.storage_error(&err))?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such user"))?;
     Ok(Json(user.into()))
 }
