@@ -89,9 +89,12 @@ proptest! {
         let event_type = EventType::KNOWN[index].as_str();
         let body = json!({"data": data, "object": "event", "type": event_type, "timestamp": timestamp});
         if let Ok(event) = ClerkEvent::decode(&serde_json::to_vec(&body).unwrap()) {
-            // Whatever decodes also re-encodes to the same event.
+            // Whatever decodes also re-encodes to the same event; a field read as absent is
+            // absent from the encoding, so the warnings about it are not repeated.
             let again = ClerkEvent::decode(&event.to_json().unwrap()).unwrap();
-            prop_assert_eq!(again, event.clone());
+            let mut expected = event.clone();
+            expected.warnings.clear();
+            prop_assert_eq!(again, expected);
             let _ = (event.entity(), event.version(), event.primary_email());
         }
     }
