@@ -186,6 +186,9 @@ async fn show(store: &Store, tenant: &Tenant, id: Uuid) -> anyhow::Result<()> {
             attempt.error
         );
     }
+    for warning in event.decode_warnings() {
+        println!("warning:   {}: {}", warning.path, warning.message);
+    }
     println!(
         "body ({} bytes):\n{}",
         event.body.len(),

@@ -20,6 +20,7 @@ use crate::helpers::{
 };
 
 on_both_backends!(
+    drifted_billing_and_user_events_are_applied_and_forwarded,
     matching_events_reach_their_destinations_signed,
     a_failing_destination_is_retried_then_dead_then_replayed,
     destinations_are_validated
@@ -213,6 +214,98 @@ async fn matching_events_reach_their_destinations_signed(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(users.received().len(), 1, "forwarded once");
     assert!(orgs.received().is_empty(), "not a match for the other one");
+}
+
+/// Clerk Billing is in beta and its fields change shape: a `subscription.active` whose
+/// `items[].interval` is a word, and a user whose `first_name` is a number, are applied and
+/// forwarded whole; the admin API names the fields read as absent.
+async fn drifted_billing_and_user_events_are_applied_and_forwarded(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let app = TestApp::spawn_role(&fast_forwarding(&db), Role::All).await;
+    let acme = app.tenant("acme").await;
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    let (status, _) = admin(
+        &app,
+        "POST",
+        "/admin/v1/tenants/acme/destinations",
+        Some(json!({"name": "all", "url": url, "event_types": ["*"]})),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    let now = unix_now() * 1000;
+    let subscription = format!(
+        r#"{{"data":{{"id":"csub_drift","object":"commerce_subscription","status":"active","payer":{{"user_id":"user_payer"}},"items":[{{"id":"csubi_1","interval":"month","plan":{{"id":"cplan_1","name":"Pro"}}}}],"updated_at":{now}}},"object":"event","type":"subscription.active","timestamp":{now}}}"#
+    )
+    .into_bytes();
+    let user = String::from_utf8(user_created("user_drift"))
+        .unwrap()
+        .replacen(r#""first_name": "Ada""#, r#""first_name": 1815"#, 1)
+        .into_bytes();
+    for (id, body) in [("msg_sub", &subscription), ("msg_user", &user)] {
+        assert_eq!(
+            app.deliver("acme", &acme.secret, id, body).await.status(),
+            200
+        );
+    }
+    let received = eventually(Duration::from_secs(15), || async {
+        let received = receiver.received();
+        (received.len() == 2).then_some(received)
+    })
+    .await
+    .expect("both events are forwarded");
+    let mut bodies: Vec<&[u8]> = received.iter().map(|(_, body)| body.as_ref()).collect();
+    bodies.sort();
+    let mut sent = vec![subscription.as_slice(), user.as_slice()];
+    sent.sort();
+    assert_eq!(bodies, sent, "forwarded exactly as Clerk sent them");
+
+    for (svix_id, field) in [
+        ("msg_sub", "data.items[0].interval"),
+        ("msg_user", "data.first_name"),
+    ] {
+        let event = eventually(Duration::from_secs(10), || async {
+            let event = app.inbox(&acme, svix_id).await?;
+            (event.status == hookgate_store::InboxStatus::Done).then_some(event)
+        })
+        .await
+        .unwrap_or_else(|| panic!("{svix_id} is applied"));
+        let (status, shown) = admin(
+            &app,
+            "GET",
+            &format!("/admin/v1/tenants/acme/events/{}", event.id),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(shown["status"], "done", "{shown}");
+        assert_eq!(shown["warnings"][0]["path"], field, "{shown}");
+        assert_eq!(shown["warnings"].as_array().unwrap().len(), 1, "{shown}");
+    }
+    // The user's row: the drifted field absent from its column, Clerk's data kept whole.
+    let (status, key) = admin(
+        &app,
+        "POST",
+        "/admin/v1/tenants/acme/keys",
+        Some(json!({"name": "reader"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    let row: Value = app
+        .http
+        .get(app.url("/v1/users/user_drift"))
+        .bearer_auth(key["secret"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(row["first_name"], Value::Null, "{row}");
+    assert_eq!(row["data"]["first_name"], 1815, "{row}");
 }
 
 async fn a_failing_destination_is_retried_then_dead_then_replayed(backend: Backend) {

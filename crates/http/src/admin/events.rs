@@ -180,6 +180,16 @@ pub(crate) struct EventDetail {
     body: Option<String>,
     body_base64: Option<String>,
     attempts_history: Vec<AttemptView>,
+    /// Fields of `data` read as absent when the event was applied: Clerk sent a value of
+    /// another type than documented. The event was applied and forwarded all the same.
+    warnings: Vec<WarningView>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct WarningView {
+    /// The field, as `data.items[0].interval`.
+    path: String,
+    message: String,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -208,6 +218,14 @@ async fn show(
         .event_attempts(tenant, id)
         .await
         .map_err(|e| state.storage_error(&e))?;
+    let warnings = event
+        .decode_warnings()
+        .into_iter()
+        .map(|w| WarningView {
+            path: w.path,
+            message: w.message,
+        })
+        .collect();
     let (body, body_base64) = match String::from_utf8(event.body.clone()) {
         Ok(text) => (Some(text), None),
         Err(_) => (
@@ -240,6 +258,7 @@ async fn show(
                 error: a.error,
             })
             .collect(),
+        warnings,
     }))
 }
 
