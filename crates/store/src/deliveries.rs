@@ -185,23 +185,20 @@ impl Store {
         tenant_id: Uuid,
         query: &DeliveryQuery,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let mut select = delivery::Entity::find()
-            .filter(delivery::Column::TenantId.eq(tenant_id))
-            .order_by_desc(delivery::Column::Id)
-            .limit(query.limit.unwrap_or(100));
+        let mut condition =
+            queue::listed::<Deliveries>(tenant_id, &query.statuses, query.before_id);
         if let Some(destination_id) = query.destination_id {
-            select = select.filter(delivery::Column::DestinationId.eq(destination_id));
+            condition = condition.add(delivery::Column::DestinationId.eq(destination_id));
         }
         if let Some(inbox_event_id) = query.inbox_event_id {
-            select = select.filter(delivery::Column::InboxEventId.eq(inbox_event_id));
+            condition = condition.add(delivery::Column::InboxEventId.eq(inbox_event_id));
         }
-        if !query.statuses.is_empty() {
-            select = select.filter(delivery::Column::Status.is_in(query.statuses.iter().copied()));
-        }
-        if let Some(before) = query.before_id {
-            select = select.filter(delivery::Column::Id.lt(before));
-        }
-        Ok(select.all(&self.reader).await?)
+        Ok(delivery::Entity::find()
+            .filter(condition)
+            .order_by_desc(delivery::Column::Id)
+            .limit(query.limit.unwrap_or(100))
+            .all(&self.reader)
+            .await?)
     }
 
     /// Sends a tenant's failed or dead deliveries (of one destination, or these ids) again now,

@@ -94,18 +94,16 @@ impl Store {
                 inbox_event::Column::ProcessedAt,
                 inbox_event::Column::LastError,
             ])
-            .filter(inbox_event::Column::TenantId.eq(tenant_id));
-        if !query.statuses.is_empty() {
-            select = select.filter(inbox_event::Column::Status.is_in(query.statuses.clone()));
-        }
+            .filter(queue::listed::<Inbox>(
+                tenant_id,
+                &query.statuses,
+                query.before_id,
+            ));
         if let Some(since) = query.received_since {
             select = select.filter(inbox_event::Column::ReceivedAt.gte(since));
         }
         if let Some(until) = query.received_until {
             select = select.filter(inbox_event::Column::ReceivedAt.lt(until));
-        }
-        if let Some(before) = query.before_id {
-            select = select.filter(inbox_event::Column::Id.lt(before));
         }
         if !query.ids.is_empty() {
             select = select.filter(inbox_event::Column::Id.is_in(query.ids.clone()));

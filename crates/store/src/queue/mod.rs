@@ -271,6 +271,23 @@ async fn count_rows<T: QueueTable>(
         .collect())
 }
 
+/// A tenant's rows for a listing: in these statuses (any when empty) and, as a page cursor,
+/// older than `before_id` (listings go newest first, and ids are time-ordered).
+pub(crate) fn listed<T: QueueTable>(
+    tenant_id: Uuid,
+    statuses: &[QueueStatus],
+    before_id: Option<Uuid>,
+) -> Condition {
+    let mut condition = Condition::all().add(T::TENANT_ID.eq(tenant_id));
+    if !statuses.is_empty() {
+        condition = condition.add(T::STATUS.is_in(statuses.iter().copied()));
+    }
+    if let Some(before) = before_id {
+        condition = condition.add(T::ID.lt(before));
+    }
+    condition
+}
+
 /// An update of queue rows that clears their lease; callers add what else changes.
 pub(crate) fn release_lease<T: QueueTable>() -> UpdateMany<T::Entity> {
     T::Entity::update_many()
