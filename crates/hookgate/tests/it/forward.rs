@@ -20,6 +20,7 @@ use crate::helpers::{
 };
 
 on_both_backends!(
+    a_disabled_destination_is_sent_nothing_until_enabled,
     drifted_billing_and_user_events_are_applied_and_forwarded,
     matching_events_reach_their_destinations_signed,
     a_failing_destination_is_retried_then_dead_then_replayed,
@@ -214,6 +215,73 @@ async fn matching_events_reach_their_destinations_signed(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(users.received().len(), 1, "forwarded once");
     assert!(orgs.received().is_empty(), "not a match for the other one");
+}
+
+/// Disabling a destination stops its retries at once (they wait, not burned as attempts), and
+/// enabling it again sends what waited.
+async fn a_disabled_destination_is_sent_nothing_until_enabled(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let mut settings = fast_forwarding(&db);
+    settings.forward.max_attempts = 1_000;
+    let app = TestApp::spawn_role(&settings, Role::All).await;
+    let acme = app.tenant("acme").await;
+    let receiver = Receiver::default();
+    *receiver.always.lock().unwrap() = Some(StatusCode::SERVICE_UNAVAILABLE);
+    let url = receiver.start().await;
+    let (status, created) = admin(
+        &app,
+        "POST",
+        "/admin/v1/tenants/acme/destinations",
+        Some(json!({"name": "flaky", "url": url, "event_types": ["*"]})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let path = format!(
+        "/admin/v1/tenants/acme/destinations/{}",
+        created["destination"]["id"].as_str().unwrap()
+    );
+    let body = user_created("user_paused");
+    assert_eq!(
+        app.deliver("acme", &acme.secret, "msg_paused", &body)
+            .await
+            .status(),
+        200
+    );
+    eventually(Duration::from_secs(10), || async {
+        (receiver.received().len() >= 2).then_some(())
+    })
+    .await
+    .expect("the failing destination is retried");
+
+    let (status, _) = admin(&app, "PATCH", &path, Some(json!({"enabled": false}))).await;
+    assert_eq!(status, 200);
+    // An attempt already in flight may still land; after it, nothing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let paused = receiver.received().len();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        receiver.received().len(),
+        paused,
+        "nothing sent while disabled"
+    );
+
+    *receiver.always.lock().unwrap() = None;
+    let (status, _) = admin(&app, "PATCH", &path, Some(json!({"enabled": true}))).await;
+    assert_eq!(status, 200);
+    let delivered = eventually(Duration::from_secs(10), || {
+        let app = &app;
+        let path = format!("{path}/deliveries?status=done");
+        async move {
+            let (_, page) = admin(app, "GET", &path, None).await;
+            (page["data"].as_array()?.len() == 1).then_some(page)
+        }
+    })
+    .await
+    .expect("delivered once enabled again");
+    assert_eq!(delivered["data"][0]["last_status"], 200);
+    assert_eq!(receiver.received().len(), paused + 1);
 }
 
 /// Clerk Billing is in beta and its fields change shape: a `subscription.active` whose

@@ -147,7 +147,8 @@ pub(crate) struct UpdateDestination {
     name: Option<String>,
     url: Option<String>,
     event_types: Option<Vec<String>>,
-    /// A disabled destination gets no new deliveries; those already queued are still attempted.
+    /// A disabled destination is sent nothing: no deliveries are queued for it, and those
+    /// already queued wait, their attempts untouched, until it is enabled again.
     enabled: Option<bool>,
 }
 

@@ -50,6 +50,9 @@ pub trait QueueTable: sealed::Sealed + Send + Sync + 'static {
     /// Whether giving up on a row finishes it like success does (an inbox event is *processed*
     /// either way; a delivery is *delivered* only on success).
     const DEAD_IS_FINISHED: bool;
+    /// A further condition a due row must meet to be claimed, as SQL over the table's own
+    /// columns (a delivery waits while its destination is disabled); empty for none.
+    const CLAIMABLE_SQL: &'static str = "";
 }
 
 mod sealed {
@@ -435,11 +438,15 @@ fn claim_statement<T: QueueTable>(
         _ => ("", ["?1", "?2", "?3", "?4"]),
     };
     let (pending, failed) = (QueueStatus::Pending.as_str(), QueueStatus::Failed.as_str());
+    let claimable = match T::CLAIMABLE_SQL {
+        "" => String::new(),
+        condition => format!("AND {condition}"),
+    };
     let sql = format!(
         "UPDATE {table} SET {lease_owner} = {p1}, {lease_until} = {p2} \
          WHERE {id} IN (SELECT {id} FROM {table} \
            WHERE {status} IN ('{pending}', '{failed}') AND {next_attempt_at} <= {p3} \
-             AND ({lease_until} IS NULL OR {lease_until} < {p3}) \
+             AND ({lease_until} IS NULL OR {lease_until} < {p3}) {claimable} \
            ORDER BY {next_attempt_at} LIMIT {p4} {skip_locked}) \
          RETURNING *"
     );

@@ -42,4 +42,8 @@ impl QueueTable for Deliveries {
     const ENQUEUED_AT: delivery::Column = delivery::Column::CreatedAt;
     const FINISHED_AT: delivery::Column = delivery::Column::DeliveredAt;
     const DEAD_IS_FINISHED: bool = false;
+    // Disabled means nothing is sent: the delivery waits, its attempts untouched, until the
+    // destination is enabled again.
+    const CLAIMABLE_SQL: &'static str = "EXISTS (SELECT 1 FROM destinations d \
+         WHERE d.id = deliveries.destination_id AND d.enabled)";
 }
