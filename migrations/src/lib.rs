@@ -13,6 +13,7 @@ mod m20261129_000008_create_event_attempts;
 mod m20261129_000009_add_inbox_trace_parent;
 mod m20261129_000010_create_destinations;
 mod m20261201_000011_add_inbox_warnings;
+mod m20261201_000012_add_inbox_body_hash;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_add_inbox_trace_parent::Migration),
             Box::new(m20261129_000010_create_destinations::Migration),
             Box::new(m20261201_000011_add_inbox_warnings::Migration),
+            Box::new(m20261201_000012_add_inbox_body_hash::Migration),
         ]
     }
 }

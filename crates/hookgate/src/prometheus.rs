@@ -31,7 +31,7 @@ pub const CATALOGUE: &[Metric] = &[
         name: "hookgate_ingest_requests_total",
         kind: Kind::Counter,
         labels: &["outcome"],
-        help: "Deliveries answered, by outcome: accepted, duplicate, or the error code of the answer (verification_failed, unknown_tenant, rate_limited, queue_full, unavailable, ...).",
+        help: "Deliveries answered, by outcome: accepted, duplicate, conflict (a duplicate svix-id with another body; answered as a duplicate), or the error code of the answer (verification_failed, unknown_tenant, rate_limited, queue_full, unavailable, ...).",
     },
     Metric {
         name: "hookgate_ingest_duration_seconds",

@@ -24,8 +24,14 @@ pub struct GroupCommitOptions {
 pub enum SubmitError {
     #[error("the ingest queue is full")]
     QueueFull,
+    /// Refused: the writer had stopped taking deliveries; nothing was stored.
     #[error("the inbox writer has stopped")]
     Stopped,
+    /// Taken into the queue but never answered (the writer ended without writing it): whether
+    /// it was stored is unknown, so the sender must redeliver. Stopping never does this; a
+    /// writer that crashed would.
+    #[error("the inbox writer ended without answering")]
+    Dropped,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -80,7 +86,7 @@ impl InboxWriter {
             mpsc::error::TrySendError::Full(_) => SubmitError::QueueFull,
             mpsc::error::TrySendError::Closed(_) => SubmitError::Stopped,
         })?;
-        Ok(answer.await.map_err(|_| SubmitError::Stopped)??)
+        Ok(answer.await.map_err(|_| SubmitError::Dropped)??)
     }
 }
 

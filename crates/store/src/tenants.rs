@@ -233,6 +233,18 @@ impl Store {
         } else {
             "?1"
         };
+        if backend == sea_orm::DbBackend::Postgres {
+            // The tenant's row first: a delivery being stored holds a key-share lock on it, so
+            // this waits for that delivery to commit and then deletes it with the rest; one
+            // that comes later finds no tenant and is not stored. (SQLite's single writer
+            // orders the two anyway.)
+            txn.execute_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT id FROM tenants WHERE id = $1 FOR UPDATE",
+                [tenant_id.into()],
+            ))
+            .await?;
+        }
         for table in [
             "deliveries",
             "destinations",

@@ -3,12 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
 
+mod common;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use hookgate_store::{
-    DatabaseOptions, GroupCommitOptions, InboxWriter, InsertOutcome, NewInboxEvent, Store,
-    SubmitError, Uuid,
+    GroupCommitOptions, InboxWriter, InsertOutcome, NewInboxEvent, Store, SubmitError, Uuid,
 };
 use hookgate_testkit::{Backend, TestDb, on_both_backends};
 use sea_orm::ConnectionTrait as _;
@@ -19,17 +20,7 @@ on_both_backends!(
 );
 
 async fn store(db: &TestDb) -> Store {
-    let store = Store::connect(&DatabaseOptions {
-        url: db.url(),
-        max_connections: 4,
-        connect_timeout: Duration::from_secs(5),
-        acquire_timeout: Duration::from_secs(10),
-        sqlite_busy_timeout: Duration::from_secs(10),
-    })
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
-    store
+    common::store(db).await
 }
 
 fn event(svix_id: &str) -> NewInboxEvent {
@@ -56,7 +47,7 @@ async fn concurrent_deliveries_are_stored_once_each(backend: Backend) {
             queue_capacity: 1024,
         },
     );
-    let tenant = Uuid::new_v4();
+    let tenant = common::tenant(&store).await;
     // 100 deliveries, each sent twice at the same time (as Svix redelivers after a timeout), so
     // most pairs land in one batch.
     let mut sends = Vec::new();
@@ -80,13 +71,14 @@ async fn concurrent_deliveries_are_stored_once_each(backend: Backend) {
             .iter()
             .filter_map(|o| match o {
                 InsertOutcome::Accepted(id) => Some(*id),
-                InsertOutcome::Duplicate(_) => None,
+                _ => None,
             })
             .collect();
         assert_eq!(accepted.len(), 1, "{svix_id}: {outcomes:?}");
         assert!(
             outcomes.iter().all(|o| match o {
                 InsertOutcome::Accepted(id) | InsertOutcome::Duplicate(id) => *id == accepted[0],
+                _ => false,
             }),
             "{svix_id}: the duplicate names the stored row: {outcomes:?}"
         );
@@ -112,7 +104,7 @@ async fn stopping_stores_what_is_queued(backend: Backend) {
             queue_capacity: 1024,
         },
     );
-    let tenant = Uuid::new_v4();
+    let tenant = common::tenant(&store).await;
     let sends: Vec<_> = (0..50)
         .map(|n| {
             let writer = writer.clone();
@@ -129,6 +121,8 @@ async fn stopping_stores_what_is_queued(backend: Backend) {
             Ok(InsertOutcome::Accepted(_)) => stored += 1,
             // Sent after the stop: refused, not lost.
             Err(SubmitError::Stopped) => {}
+            // Every delivery the queue took is written and answered before the writer ends.
+            Err(SubmitError::Dropped) => panic!("a queued delivery was dropped unanswered"),
             other => panic!("{other:?}"),
         }
     }
@@ -143,6 +137,7 @@ async fn stopping_stores_what_is_queued(backend: Backend) {
 async fn a_full_queue_refuses_at_once() {
     let db = TestDb::create(Backend::Sqlite).await.unwrap();
     let store = store(&db).await;
+    let tenant = common::tenant(&store).await;
     // One connection, so BEGIN and COMMIT below run on the same one.
     let mut options = sea_orm::ConnectOptions::new(db.url());
     options.max_connections(1).min_connections(1);
@@ -156,7 +151,6 @@ async fn a_full_queue_refuses_at_once() {
             queue_capacity: 2,
         },
     );
-    let tenant = Uuid::new_v4();
     let first = {
         let writer = writer.clone();
         tokio::spawn(async move { writer.insert(tenant, event("msg_0")).await })

@@ -3,10 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
 
-use std::time::Duration;
+mod common;
 
 use hookgate_events::{EventFilter, EventType};
-use hookgate_store::{DatabaseOptions, EventQuery, NewInboxEvent, Store, Uuid};
+use hookgate_store::{EventQuery, NewInboxEvent};
 use hookgate_testkit::{Backend, TestDb, on_both_backends};
 
 on_both_backends!(type_globs_match_as_the_filter_does);
@@ -27,17 +27,8 @@ async fn type_globs_match_as_the_filter_does(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {
         return;
     };
-    let store = Store::connect(&DatabaseOptions {
-        url: db.url(),
-        max_connections: 4,
-        connect_timeout: Duration::from_secs(5),
-        acquire_timeout: Duration::from_secs(10),
-        sqlite_busy_timeout: Duration::from_secs(10),
-    })
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
-    let tenant = Uuid::now_v7();
+    let store = common::store(&db).await;
+    let tenant = common::tenant(&store).await;
     for (i, ty) in TYPES.iter().enumerate() {
         let event = NewInboxEvent {
             svix_id: format!("msg_{i}"),

@@ -4,15 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
 
+mod common;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hookgate_store::entities::delivery;
 use hookgate_store::queue::{Deliveries, Finish, Inbox, QueueTable, ReplaySelection, RetryPolicy};
-use hookgate_store::{
-    DatabaseOptions, InsertOutcome, NewDestination, NewInboxEvent, NewSecret, NewTenant,
-    QueueStatus, Store, Uuid,
-};
+use hookgate_store::{InsertOutcome, NewDestination, NewInboxEvent, QueueStatus, Store, Uuid};
 use hookgate_testkit::{Backend, TestDb};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, DatabaseConnection, EntityTrait, QueryFilter as _,
@@ -30,6 +29,7 @@ trait Subject: QueueTable {
 
 impl Subject for Inbox {
     async fn seed(store: &Store, _db: &DatabaseConnection, tenant: Uuid, n: usize) -> Vec<Uuid> {
+        common::ensure_tenant(store, tenant).await;
         let mut ids = Vec::new();
         for _ in 0..n {
             ids.push(inbox_event(store, tenant).await);
@@ -40,24 +40,7 @@ impl Subject for Inbox {
 
 impl Subject for Deliveries {
     async fn seed(store: &Store, db: &DatabaseConnection, tenant: Uuid, n: usize) -> Vec<Uuid> {
-        // Destinations belong to a tenant that exists.
-        if store.find_tenant(tenant).await.unwrap().is_none() {
-            store
-                .create_tenant(
-                    NewTenant {
-                        id: tenant,
-                        slug: format!("t{}", tenant.simple()),
-                        name: "t".into(),
-                    },
-                    NewSecret {
-                        ciphertext: vec![0; 16],
-                        not_before: None,
-                        expires_at: None,
-                    },
-                )
-                .await
-                .unwrap();
-        }
+        common::ensure_tenant(store, tenant).await;
         let destination = store
             .create_destination(
                 tenant,
@@ -118,7 +101,7 @@ async fn inbox_event(store: &Store, tenant: Uuid) -> Uuid {
         .unwrap();
     match outcome {
         InsertOutcome::Accepted(id) => id,
-        InsertOutcome::Duplicate(_) => panic!("each svix id is new"),
+        other => panic!("each svix id is new: {other:?}"),
     }
 }
 
@@ -210,22 +193,14 @@ struct Fixture {
 
 async fn fixture(backend: Backend) -> Option<Fixture> {
     let db = TestDb::create(backend).await?;
-    let store = Store::connect(&DatabaseOptions {
-        url: db.url(),
-        max_connections: 4,
-        connect_timeout: Duration::from_secs(5),
-        acquire_timeout: Duration::from_secs(10),
-        sqlite_busy_timeout: Duration::from_secs(10),
-    })
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
+    let store = common::store(&db).await;
     let conn = sea_orm::Database::connect(db.url()).await.unwrap();
+    let tenant = common::tenant(&store).await;
     Some(Fixture {
         _db: db,
         store,
         conn,
-        tenant: Uuid::now_v7(),
+        tenant,
     })
 }
 

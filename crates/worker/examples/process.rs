@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use hookgate_store::{DatabaseOptions, InboxStatus, NewInboxEvent, Store, Uuid};
+use hookgate_store::{
+    DatabaseOptions, InboxStatus, NewInboxEvent, NewSecret, NewTenant, Store, Uuid,
+};
 use hookgate_testkit::{Backend, TestDb};
 use hookgate_worker::{Backoff, Worker, WorkerSettings};
 use serde_json::Value;
@@ -27,6 +29,27 @@ const MIX: &[(&str, u32)] = &[
     ("organization.updated", 5),
     ("email.created", 10),
 ];
+
+/// A new tenant to own the events (deliveries are stored only for tenants that exist).
+async fn new_tenant(store: &Store) -> anyhow::Result<Uuid> {
+    let id = Uuid::now_v7();
+    store
+        .create_tenant(
+            NewTenant {
+                id,
+                slug: format!("bench-{}", id.simple()),
+                name: "bench".into(),
+            },
+            NewSecret {
+                ciphertext: vec![0; 16],
+                not_before: None,
+                expires_at: None,
+            },
+        )
+        .await
+        .context("tenant")?;
+    Ok(id)
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -66,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     // Throughput.
-    let tenant = Uuid::new_v4();
+    let tenant = new_tenant(&store).await?;
     for n in 0..events {
         store
             .insert_inbox_event(tenant, event(&templates, n, events)?)
@@ -103,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Lag at light load.
-    let tenant = Uuid::new_v4();
+    let tenant = new_tenant(&store).await?;
     let wake = Arc::new(Notify::new());
     let (stop_tx, stop) = watch::channel(false);
     let worker = Worker::new(store.clone(), settings, wake.clone());

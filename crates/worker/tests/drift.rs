@@ -4,14 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
 
+mod common;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hookgate_store::entities::sync::user;
 use hookgate_store::{
-    DatabaseOptions, DeliveryQuery, InboxStatus, InsertOutcome, NewDestination, NewInboxEvent,
-    NewSecret, NewTenant, Store, Uuid,
+    DeliveryQuery, InboxStatus, InsertOutcome, NewDestination, NewInboxEvent, Uuid,
 };
 use hookgate_testkit::drift::{drifts, fixtures, replacements};
 use hookgate_testkit::{Backend, TestDb, on_both_backends};
@@ -21,20 +22,6 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 on_both_backends!(drifted_events_are_applied_and_forwarded);
-
-async fn store(db: &TestDb) -> Store {
-    let store = Store::connect(&DatabaseOptions {
-        url: db.url(),
-        max_connections: 4,
-        connect_timeout: Duration::from_secs(5),
-        acquire_timeout: Duration::from_secs(10),
-        sqlite_busy_timeout: Duration::from_secs(10),
-    })
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
-    store
-}
 
 /// One drift of each JSON type per fixture, at fields spread over the fixture: every fixture,
 /// every type, and most fields, while keeping the run short.
@@ -61,23 +48,8 @@ async fn drifted_events_are_applied_and_forwarded(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {
         return;
     };
-    let store = store(&db).await;
-    let tenant = Uuid::now_v7();
-    store
-        .create_tenant(
-            NewTenant {
-                id: tenant,
-                slug: "acme".into(),
-                name: "Acme".into(),
-            },
-            NewSecret {
-                ciphertext: vec![0; 16],
-                not_before: None,
-                expires_at: None,
-            },
-        )
-        .await
-        .unwrap();
+    let store = common::store(&db).await;
+    let tenant = common::tenant(&store).await;
     let destination = store
         .create_destination(
             tenant,

@@ -15,6 +15,8 @@ use crate::helpers::{
 on_both_backends!(
     accepted_and_stored_byte_for_byte,
     a_redelivery_is_a_duplicate_stored_once,
+    a_redelivery_with_another_body_is_a_counted_conflict,
+    a_tenant_deleted_elsewhere_stores_nothing,
     the_same_svix_id_under_another_tenant_is_accepted,
     another_tenants_secret_is_refused,
     rotated_out_secret_fails_after_expiry_while_the_new_one_passes,
@@ -84,6 +86,56 @@ async fn a_redelivery_is_a_duplicate_stored_once(backend: Backend) {
         "{racing:?}"
     );
     assert_eq!(app.inbox_count(&acme).await, 2);
+}
+
+/// Svix never changes a message's body: the same svix-id with another body is answered as a
+/// duplicate (the first delivery stands, the sender must not retry) and counted as a conflict.
+async fn a_redelivery_with_another_body_is_a_counted_conflict(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    let acme = app.tenant("acme").await;
+    let body = user_created("user_1");
+    let changed = user_created("user_2");
+    let (_, first) = json(app.deliver("acme", &acme.secret, "msg_c", &body).await).await;
+    let (status, second) = json(app.deliver("acme", &acme.secret, "msg_c", &changed).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(second["status"], "duplicate");
+    assert_eq!(second["id"], first["id"]);
+    let stored = app.inbox(&acme, "msg_c").await.unwrap();
+    assert_eq!(stored.body, body, "the first delivery stands");
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("hookgate_ingest_requests_total{outcome=\"conflict\"")),
+        "{metrics}"
+    );
+}
+
+/// A tenant deleted by another process (this one's registry still has it) gets nothing stored:
+/// the delivery is answered as for any unknown tenant.
+async fn a_tenant_deleted_elsewhere_stores_nothing(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    let acme = app.tenant("acme").await;
+    app.store.delete_tenant_with_data(acme.id).await.unwrap();
+    let response = app
+        .deliver("acme", &acme.secret, "msg_gone", &user_created("user_1"))
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let (_, answer) = json(response).await;
+    assert_eq!(answer["error"]["code"], "unknown_tenant");
+    assert_eq!(app.inbox_count(&acme).await, 0);
 }
 
 async fn futures_join(app: &TestApp, secret: &Secret, svix_id: &str, body: &[u8]) -> Vec<String> {

@@ -21,6 +21,19 @@ use crate::{ApiError, AppState};
 pub(crate) struct Accepted {
     status: &'static str,
     id: String,
+    /// What the metrics count: `status`, or `conflict` for a duplicate with another body.
+    #[serde(skip)]
+    outcome: &'static str,
+}
+
+impl Accepted {
+    fn new(status: &'static str, id: hookgate_store::Uuid) -> Self {
+        Self {
+            status,
+            id: id.to_string(),
+            outcome: status,
+        }
+    }
 }
 
 #[tracing::instrument(
@@ -42,7 +55,7 @@ pub(crate) async fn ingest(
     let mut known = None;
     let result = handle(&state, &tenant, &headers, body, &span, &mut known).await;
     let outcome = match &result {
-        Ok(Json(answer)) => answer.status,
+        Ok(Json(answer)) => answer.outcome,
         Err(err) => err.code(),
     };
     span.record("outcome", outcome);
@@ -72,8 +85,7 @@ async fn handle(
     span: &tracing::Span,
     known: &mut Option<TenantSlug>,
 ) -> Result<Json<Accepted>, ApiError> {
-    // An unknown, invalid or disabled tenant gets one answer, so slugs cannot be probed.
-    let unknown = || ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", "unknown tenant");
+    let unknown = unknown_tenant;
     let slug = TenantSlug::parse(tenant).map_err(|_| unknown())?;
     span.record("tenant", slug.as_str());
     let tenant = state
@@ -160,15 +172,29 @@ async fn handle(
     match stored {
         Ok(Ok(InsertOutcome::Accepted(id))) => {
             state.stored.notify_one();
+            Ok(Json(Accepted::new("accepted", id)))
+        }
+        Ok(Ok(InsertOutcome::Duplicate(id))) => Ok(Json(Accepted::new("duplicate", id))),
+        // The first delivery stands, as for any duplicate (the sender must not retry), but a
+        // body that changed under one svix-id is worth an operator's look.
+        Ok(Ok(InsertOutcome::Conflict {
+            id,
+            stored_sha256,
+            received_sha256,
+        })) => {
+            tracing::warn!(
+                inbox_id = %id,
+                %stored_sha256,
+                %received_sha256,
+                "a delivery reused a stored svix-id with another body; the first one stands"
+            );
             Ok(Json(Accepted {
-                status: "accepted",
-                id: id.to_string(),
+                outcome: "conflict",
+                ..Accepted::new("duplicate", id)
             }))
         }
-        Ok(Ok(InsertOutcome::Duplicate(id))) => Ok(Json(Accepted {
-            status: "duplicate",
-            id: id.to_string(),
-        })),
+        // Deleted since the registry was read (on this process or another).
+        Ok(Ok(InsertOutcome::NoTenant)) => Err(unknown_tenant()),
         Ok(Err(SubmitError::QueueFull)) => {
             tracing::warn!("the ingest queue is full");
             Err(ApiError::unavailable(
@@ -192,6 +218,11 @@ async fn handle(
             ))
         }
     }
+}
+
+/// An unknown, invalid, disabled or deleted tenant gets one answer, so slugs cannot be probed.
+fn unknown_tenant() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "unknown_tenant", "unknown tenant")
 }
 
 fn lookup<'a>(headers: &'a HeaderMap, name: &'static str) -> HeaderLookup<'a> {

@@ -28,6 +28,8 @@ pub struct Model {
     /// Fields read as absent when the event was applied (values of unexpected types): a JSON
     /// array of `hookgate_events::DecodeWarning`; see [`Model::decode_warnings`].
     pub warnings: Option<String>,
+    /// SHA-256 of `body`; `None` for rows stored before it was kept.
+    pub body_sha256: Option<Vec<u8>>,
 }
 
 impl Model {
