@@ -411,15 +411,24 @@ fn load(release: &Path, base: &str, tenants: &str, options: &Options) -> anyhow:
 }
 
 /// Every delivery answered 200 is in the inbox, once: the tenant's stored count equals what the
-/// load generator saw accepted (svix ids are unique per request, so none is a duplicate).
+/// load generator saw accepted (svix ids are unique per request, so none is a duplicate). A run
+/// with any delivery not answered 200, or a tenant with none accepted, measured something other
+/// than a working gateway: it fails rather than report figures.
 fn exactly_once(
     line: &str,
     hookgate: &dyn Fn(&[&str]) -> anyhow::Result<std::process::Output>,
 ) -> anyhow::Result<u64> {
+    let errors = field(line, "errors").unwrap_or(0.0) as u64;
+    if errors > 0 {
+        bail!("{errors} deliveries were not answered 200: {line}");
+    }
     let mut total = 0;
     for t in 0..TENANTS {
         let slug = format!("bench{t}");
         let accepted = field(line, &slug).unwrap_or(0.0) as u64;
+        if accepted == 0 {
+            bail!("{slug}: no delivery was answered 200: {line}");
+        }
         let stats = hookgate(&["events", "stats", "--tenant", &slug])?;
         let stored: u64 = String::from_utf8_lossy(&stats.stdout)
             .lines()
@@ -431,13 +440,49 @@ fn exactly_once(
                 }
             })
             .sum();
-        // A request that failed on the client's side after its row committed is stored without
-        // a 200 (Svix would redeliver it as a duplicate); a 200 without a row is a loss.
-        let errors = field(line, "errors").unwrap_or(0.0) as u64;
-        if stored < accepted || (errors == 0 && stored != accepted) {
+        if stored != accepted {
             bail!("{slug}: {accepted} deliveries answered 200 but {stored} stored");
         }
         total += stored;
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `events stats` as the CLI prints it, with `stored` events done for every tenant.
+    fn stats(stored: u64) -> impl Fn(&[&str]) -> anyhow::Result<std::process::Output> {
+        use std::os::unix::process::ExitStatusExt as _;
+        move |_args| {
+            Ok(std::process::Output {
+                status: std::process::ExitStatus::from_raw(0),
+                stdout: format!("done     {stored}\n").into_bytes(),
+                stderr: Vec::new(),
+            })
+        }
+    }
+
+    fn line(errors: u64, accepted: u64) -> String {
+        let tenants: Vec<String> = (0..TENANTS)
+            .map(|t| format!("\"bench{t}\":{accepted}"))
+            .collect();
+        format!("{{\"rps\":1000,\"errors\":{errors},{}}}", tenants.join(","))
+    }
+
+    #[test]
+    fn a_run_counts_only_when_every_delivery_was_stored_once() {
+        assert_eq!(
+            exactly_once(&line(0, 5), &stats(5)).unwrap(),
+            5 * TENANTS as u64
+        );
+        // A 200 without its row, or a row twice.
+        assert!(exactly_once(&line(0, 5), &stats(4)).is_err());
+        assert!(exactly_once(&line(0, 5), &stats(6)).is_err());
+        // Every request refused (a wrong secret answers 401): nothing to measure.
+        assert!(exactly_once(&line(800, 0), &stats(0)).is_err());
+        assert!(exactly_once(&line(0, 0), &stats(0)).is_err());
+        assert!(exactly_once(&line(3, 5), &stats(5)).is_err());
+    }
 }

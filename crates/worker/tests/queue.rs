@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -151,7 +153,7 @@ async fn two_workers_share_a_queue_under_load(backend: Backend) {
         return;
     };
     let store = store(&db).await;
-    let tenant = Uuid::new_v4();
+    let tenant = common::tenant(&store).await;
     let events = fill(&store, tenant, USERS).await;
 
     let a = spawn_worker(db.url(), settings(Duration::from_secs(30)));
@@ -191,7 +193,7 @@ async fn a_dead_workers_batch_is_taken_over_after_its_lease(backend: Backend) {
         return;
     };
     let store = store(&db).await;
-    let tenant = Uuid::new_v4();
+    let tenant = common::tenant(&store).await;
     let users = 5;
     let events = fill(&store, tenant, users).await;
 
@@ -259,7 +261,7 @@ async fn the_backlog_counts_what_waits(backend: Backend) {
     assert_eq!(empty.oldest_waiting_received_at, None);
 
     let before = chrono::Utc::now();
-    let tenant = Uuid::new_v4();
+    let tenant = common::tenant(&store).await;
     let events = fill(&store, tenant, 3).await as u64;
     let not_an_event = NewInboxEvent {
         svix_id: "msg_not_an_event".into(),
@@ -311,7 +313,7 @@ async fn a_worker_whose_lease_ran_out_changes_nothing(backend: Backend) {
         return;
     };
     let store = store(&db).await;
-    let tenant = Uuid::new_v4();
+    let tenant = common::tenant(&store).await;
     let users = 5;
     let events = fill(&store, tenant, users).await;
 
@@ -340,11 +342,17 @@ async fn a_worker_whose_lease_ran_out_changes_nothing(backend: Backend) {
     assert_eq!(done, events);
     assert_applied_once_in_effect(&store, &db, tenant, events, users).await;
 
-    // ...and then the stalled worker wakes up and applies what it claimed.
+    // ...and then the stalled worker wakes up and applies what it claimed. Its events are made
+    // newer than anything applied, so only the lease can keep them out of the rows (the version
+    // guard alone would let them in).
     let batch: Vec<Prepared> = stale
         .into_iter()
         .map(|inbox| {
-            let envelope = Envelope::parse(&inbox.body).unwrap();
+            let mut body: serde_json::Value = serde_json::from_slice(&inbox.body).unwrap();
+            body["data"]["updated_at"] = json!(4_102_444_800_000_i64);
+            body["data"]["first_name"] = json!("stale");
+            let body = serde_json::to_vec(&body).unwrap();
+            let envelope = Envelope::parse(&body).unwrap();
             let data = envelope.data.to_owned();
             let event = ClerkEvent::from_envelope(envelope).unwrap();
             Prepared {
