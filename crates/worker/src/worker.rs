@@ -1,8 +1,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hookgate_events::{ClerkEvent, Envelope, EventFilter, EventType};
-use hookgate_store::{InboxEvent, Outcome, Prepared, Store, StoreError};
+use hookgate_events::{ClerkEvent, EntityKind, Envelope, EventFilter, EventType};
+use hookgate_store::{InboxEvent, Outcome, Prepared, Store, StoreError, Uuid};
 use serde_json::value::RawValue;
 use tokio::sync::{Notify, watch};
 
@@ -103,15 +103,7 @@ impl Worker {
             })
             .collect();
         let forwards = batch.iter().any(|p| !p.forward_to.is_empty());
-        // Every worker writes the rows of a batch in one global order (kind, then Clerk id), so
-        // two batches touching the same rows cannot deadlock on PostgreSQL. Order within one
-        // object does not matter: applies are guarded by version.
-        batch.sort_by_cached_key(|p| {
-            p.decoded
-                .as_ref()
-                .ok()
-                .and_then(|(event, _)| event.entity().map(|e| (e.kind, e.id.to_string())))
-        });
+        batch.sort_by_cached_key(apply_order);
         let outcomes = self
             .store
             .process_batch(&self.owner, batch, &self.settings.backoff)
@@ -179,6 +171,19 @@ impl Worker {
             tracing::warn!(%err, "could not release leases; they expire on their own");
         }
     }
+}
+
+/// Every worker writes the rows of a batch in one global order (tenant, kind, Clerk id), so two
+/// batches touching the same rows cannot deadlock on PostgreSQL: rows are keyed by tenant and
+/// Clerk id, and two tenants may hold the same id. Order within one object does not matter:
+/// applies are guarded by version.
+fn apply_order(prepared: &Prepared) -> (Uuid, Option<(EntityKind, String)>) {
+    let entity = prepared
+        .decoded
+        .as_ref()
+        .ok()
+        .and_then(|(event, _)| event.entity().map(|e| (e.kind, e.id.to_string())));
+    (prepared.inbox.tenant_id, entity)
 }
 
 fn prepare(inbox: InboxEvent) -> Prepared {
@@ -266,4 +271,59 @@ fn decode(body: &[u8]) -> Result<(ClerkEvent, Box<RawValue>), String> {
     let data = envelope.data.to_owned();
     let event = ClerkEvent::from_envelope(envelope).map_err(|e| e.to_string())?;
     Ok((event, data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claimed(tenant: Uuid, user: &str) -> Prepared {
+        let body = format!(
+            r#"{{"data":{{"id":"{user}","updated_at":1}},"object":"event","type":"user.updated","timestamp":1}}"#
+        );
+        prepare(InboxEvent {
+            id: Uuid::now_v7(),
+            tenant_id: tenant,
+            svix_id: format!("msg_{user}"),
+            event_type: Some("user.updated".into()),
+            instance_id: None,
+            event_timestamp_ms: Some(1),
+            received_at: chrono::Utc::now(),
+            body: body.into_bytes(),
+            status: hookgate_store::InboxStatus::Pending,
+            attempts: 0,
+            next_attempt_at: None,
+            lease_owner: None,
+            lease_until: None,
+            last_error: None,
+            processed_at: None,
+            trace_parent: None,
+            warnings: None,
+            body_sha256: None,
+        })
+    }
+
+    #[test]
+    fn batches_apply_in_tenant_then_object_order() {
+        let (first, second) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        // Two tenants may hold the same Clerk id: the tenant decides between them.
+        let mut batch = vec![
+            claimed(second, "user_a"),
+            claimed(first, "user_b"),
+            claimed(first, "user_a"),
+        ];
+        batch.sort_by_cached_key(apply_order);
+        let order: Vec<(Uuid, &str)> = batch
+            .iter()
+            .map(|p| (p.inbox.tenant_id, p.inbox.svix_id.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (first, "msg_user_a"),
+                (first, "msg_user_b"),
+                (second, "msg_user_a")
+            ]
+        );
+    }
 }

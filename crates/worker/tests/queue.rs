@@ -13,7 +13,7 @@ use hookgate_store::entities::sync::user;
 use hookgate_store::{DatabaseOptions, InboxStatus, NewInboxEvent, Outcome, Prepared, Store, Uuid};
 use hookgate_testkit::{Backend, TestDb, on_both_backends};
 use hookgate_worker::{Backoff, BatchReport, Worker, WorkerSettings};
-use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+use sea_orm::{ColumnTrait as _, ConnectionTrait as _, EntityTrait as _, QueryFilter as _};
 use serde_json::json;
 use tokio::sync::{Notify, watch};
 
@@ -379,5 +379,48 @@ async fn a_worker_whose_lease_ran_out_changes_nothing(backend: Backend) {
         "{outcomes:?}"
     );
     assert_applied_once_in_effect(&store, &db, tenant, events, users).await;
+    store.close().await;
+}
+
+/// A batch whose one-transaction commit fails is applied event by event at once, not left
+/// leased until its lease runs out. PostgreSQL only: a deferred trigger makes the first commit
+/// that touches `users` fail (a sequence counts, since it is not rolled back with the commit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_batch_commit_falls_back_to_one_event_at_a_time() {
+    let Some(db) = TestDb::create(Backend::Postgres).await else {
+        return;
+    };
+    let store = store(&db).await;
+    let tenant = common::tenant(&store).await;
+    let events = fill(&store, tenant, 3).await;
+    let admin = sea_orm::Database::connect(db.url()).await.unwrap();
+    admin
+        .execute_unprepared(
+            "CREATE SEQUENCE commits_seen;
+             CREATE FUNCTION fail_first_commit() RETURNS trigger AS $$
+             BEGIN
+               IF nextval('commits_seen') = 1 THEN
+                 RAISE EXCEPTION 'the first commit fails';
+               END IF;
+               RETURN NULL;
+             END $$ LANGUAGE plpgsql;
+             CREATE CONSTRAINT TRIGGER fail_first_commit AFTER INSERT OR UPDATE ON users
+               DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_first_commit();",
+        )
+        .await
+        .unwrap();
+    let worker = Worker::new(
+        store.clone(),
+        WorkerSettings {
+            batch_size: events as u64,
+            ..settings(Duration::from_secs(3600))
+        },
+        Arc::new(Notify::new()),
+    );
+    let report = worker.run_batch().await.unwrap();
+    assert_eq!(report.claimed, events);
+    assert_eq!(report.done, events, "{report:?}");
+    assert_applied_once_in_effect(&store, &db, tenant, events, 3).await;
+    admin.close().await.unwrap();
     store.close().await;
 }

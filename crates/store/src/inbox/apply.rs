@@ -102,8 +102,10 @@ impl Store {
 
     /// The common case in one transaction without savepoints: every event decodes and applies,
     /// its deliveries queue, and the worker still holds every lease. Then each event costs one
-    /// statement (two with destinations) and the batch one status update. Anything else rolls the
-    /// whole attempt back and returns `None`, and [`Store::process_batch`] goes event by event.
+    /// statement (two with destinations) and the batch one status update. Anything else, a
+    /// failed statement or a failed commit included, rolls the whole attempt back and returns
+    /// `None`, and [`Store::process_batch`] goes event by event (rather than leave the batch
+    /// leased until its lease runs out).
     async fn apply_all(
         &self,
         owner: &str,
@@ -113,46 +115,70 @@ impl Store {
         let Some(decoded) = decoded else {
             return Ok(None);
         };
-        let now = Utc::now();
         let txn = self.writer.begin().await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for (item, (event, data)) in batch.iter().zip(&decoded) {
-            let id = item.inbox.id;
-            let tenant = item.inbox.tenant_id;
-            let applied = async {
-                let applied = sync::apply_event(&txn, tenant, id, event, data).await?;
-                crate::deliveries::enqueue(&txn, tenant, id, &item.forward_to, now).await?;
-                Ok::<_, ApplyError>(applied)
+        let outcomes = match apply_in(&txn, owner, batch, &decoded).await {
+            Ok(Some(outcomes)) => outcomes,
+            Ok(None) => {
+                txn.rollback().await?;
+                return Ok(None);
             }
-            .instrument(item.span.clone())
-            .await;
-            match applied {
-                Ok(applied) => outcomes.push((id, Outcome::Done(applied))),
-                Err(err) => {
-                    tracing::debug!(%err, inbox_id = %id, "batch falls back to one event at a time");
-                    txn.rollback().await?;
-                    return Ok(None);
-                }
+            Err(err) => {
+                tracing::debug!(%err, "batch falls back to one event at a time");
+                // Dropping the transaction rolls it back, whatever state the error left it in.
+                drop(txn);
+                return Ok(None);
             }
-        }
-        let ids: Vec<Uuid> = outcomes.iter().map(|(id, _)| *id).collect();
-        let finished = queue::finish_done::<Inbox>(&txn, owner, ids, now).await?;
-        if finished != outcomes.len() as u64 {
-            // A lease ran out and another worker holds the event: sort it out one by one.
-            txn.rollback().await?;
+        };
+        if let Err(err) = txn.commit().await {
+            tracing::warn!(%err, "committing a batch failed; applying it one event at a time");
             return Ok(None);
         }
-        for (item, (event, _)) in batch.iter().zip(&decoded) {
-            if !event.warnings.is_empty() {
-                record_warnings(&txn, item.inbox.id, event).await?;
-            }
-        }
-        txn.commit().await?;
         for (item, (_, outcome)) in batch.iter().zip(&outcomes) {
             item.span.record("outcome", outcome.label());
         }
         Ok(Some(outcomes))
     }
+}
+
+/// The fast path's statements, in `txn`: `None` when an event needs the slow path.
+async fn apply_in(
+    txn: &sea_orm::DatabaseTransaction,
+    owner: &str,
+    batch: &[Prepared],
+    decoded: &[&(ClerkEvent, Box<serde_json::value::RawValue>)],
+) -> Result<Option<Vec<(Uuid, Outcome)>>, StoreError> {
+    let now = Utc::now();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for (item, (event, data)) in batch.iter().zip(decoded.iter().copied()) {
+        let id = item.inbox.id;
+        let tenant = item.inbox.tenant_id;
+        let applied = async {
+            let applied = sync::apply_event(txn, tenant, id, event, data).await?;
+            crate::deliveries::enqueue(txn, tenant, id, &item.forward_to, now).await?;
+            Ok::<_, ApplyError>(applied)
+        }
+        .instrument(item.span.clone())
+        .await;
+        match applied {
+            Ok(applied) => outcomes.push((id, Outcome::Done(applied))),
+            Err(err) => {
+                tracing::debug!(%err, inbox_id = %id, "batch falls back to one event at a time");
+                return Ok(None);
+            }
+        }
+    }
+    let ids: Vec<Uuid> = outcomes.iter().map(|(id, _)| *id).collect();
+    let finished = queue::finish_done::<Inbox>(txn, owner, ids, now).await?;
+    if finished != outcomes.len() as u64 {
+        // A lease ran out and another worker holds the event: sort it out one by one.
+        return Ok(None);
+    }
+    for (item, (event, _)) in batch.iter().zip(decoded.iter().copied()) {
+        if !event.warnings.is_empty() {
+            record_warnings(txn, item.inbox.id, event).await?;
+        }
+    }
+    Ok(Some(outcomes))
 }
 
 /// Applies one event of a batch inside its own savepoint (see [`Store::process_batch`]).
