@@ -307,7 +307,7 @@ mod tests {
     fn batches_apply_in_tenant_then_object_order() {
         let (first, second) = (Uuid::from_u128(1), Uuid::from_u128(2));
         // Two tenants may hold the same Clerk id: the tenant decides between them.
-        let mut batch = vec![
+        let mut batch = [
             claimed(second, "user_a"),
             claimed(first, "user_b"),
             claimed(first, "user_a"),
