@@ -343,7 +343,13 @@ impl Settings {
                 "invalid settings: telemetry.otlp.endpoint must be an http:// URL (an OTLP/HTTP collector nearby; TLS is not built in)"
             );
         }
-        self.metrics.listen_addr()?;
+        // On the API port, which may face the internet, tenant labels would list every
+        // tenant's slug to anyone: they need the metrics port of their own.
+        if self.metrics.listen_addr()?.is_none() && self.metrics.tenant_label_limit > 0 {
+            bail!(
+                "invalid settings: metrics.tenant_label_limit needs metrics.listen (a metrics port of its own): on the API port, tenant labels would show every tenant's slug"
+            );
+        }
         if self.metrics.sample_interval_ms == 0 {
             bail!("invalid settings: metrics.sample_interval_ms must be positive");
         }
@@ -424,6 +430,36 @@ mod tests {
             format!("{err:#}").contains("server.request_timeout_ms"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn tenant_labels_need_a_metrics_port_of_their_own() {
+        let defaults = std::fs::read_to_string(config_dir().join("default.toml")).unwrap();
+        let on_the_api_port = tempdir_with(&[
+            ("default.toml", &defaults),
+            (
+                "development.toml",
+                &format!(
+                    "[metrics]\ntenant_label_limit = 5\n[secrets]\nkey = \"{DEV_SECRETS_KEY}\"\n"
+                ),
+            ),
+        ]);
+        let err = Settings::load_from(&on_the_api_port, "development", false).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("metrics.tenant_label_limit needs metrics.listen"),
+            "{err:#}"
+        );
+        let apart = tempdir_with(&[
+            ("default.toml", &defaults),
+            (
+                "development.toml",
+                &format!(
+                    "[metrics]\ntenant_label_limit = 5\nlisten = \"127.0.0.1:9090\"\n[secrets]\nkey = \"{DEV_SECRETS_KEY}\"\n"
+                ),
+            ),
+        ]);
+        let loaded = Settings::load_from(&apart, "development", false).unwrap();
+        assert_eq!(loaded.metrics.tenant_label_limit, 5);
     }
 
     #[test]
