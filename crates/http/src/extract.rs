@@ -17,6 +17,40 @@ use crate::ApiError;
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub(crate) struct AppJson<T>(pub T);
 
+/// A JSON request body that may be left out: no body (or only white space) is `None`; a body
+/// must be JSON, and a bad one is answered in the JSON error format like [`AppJson`]'s (axum's
+/// own `Option<Json<_>>` answers it in plain text).
+#[derive(Debug)]
+pub(crate) struct OptionalJson<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        // Through axum's `Bytes`, so the body limit applies as it does to `Json`.
+        let request = axum::extract::Request::from_parts(parts.clone(), body);
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|err| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", err.body_text())
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        let AppJson(value) = AppJson::<T>::from_request(request, state).await?;
+        Ok(Self(Some(value)))
+    }
+}
+
 /// Query parameters.
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]

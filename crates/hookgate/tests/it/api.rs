@@ -20,6 +20,7 @@ on_both_backends!(
     operators_page_inspect_and_replay_events,
     no_tenant_route_shows_another_tenants_data,
     every_admin_route_refuses_an_invalid_slug_alike,
+    optional_bodies_are_refused_in_the_json_error_format,
 );
 
 async fn app(backend: Backend) -> Option<(TestDb, TestApp)> {
@@ -1019,6 +1020,77 @@ async fn every_admin_route_refuses_an_invalid_slug_alike(backend: Backend) {
                 Some(expected.as_str())
             ),
             "{method} {path}"
+        );
+    }
+}
+
+/// Routes whose JSON body may be left out: an empty body is the defaults, and a malformed one
+/// is refused in the JSON error format like every other error.
+async fn optional_bodies_are_refused_in_the_json_error_format(backend: Backend) {
+    let Some((_db, app)) = app(backend).await else {
+        return;
+    };
+    app.tenant("acme").await;
+    let (status, created) = call(
+        &app,
+        Method::POST,
+        "/admin/v1/tenants/acme/destinations",
+        Some(ADMIN_TOKEN),
+        Some(json!({"name": "d", "url": "http://127.0.0.1:9/", "event_types": ["*"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let destination = created["destination"]["id"].as_str().unwrap().to_owned();
+    let routes = [
+        "/admin/v1/tenants/acme/keys".to_owned(),
+        "/admin/v1/tenants/acme/secrets/rotate".to_owned(),
+        "/admin/v1/tenants/acme/events/replay".to_owned(),
+        format!("/admin/v1/tenants/acme/destinations/{destination}/deliveries/replay"),
+    ];
+    for path in &routes {
+        for (body, content_type) in [
+            ("{not json", "application/json"),
+            (
+                r#"{"name": 5, "grace_secs": "x", "ids": 3, "status": []}"#,
+                "application/json",
+            ),
+            ("name=x", "application/x-www-form-urlencoded"),
+        ] {
+            let response = app
+                .http
+                .post(app.url(path))
+                .bearer_auth(ADMIN_TOKEN)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            assert!(status.is_client_error(), "{path} {body}: {status}");
+            let answer: Value = response
+                .json()
+                .await
+                .unwrap_or_else(|e| panic!("{path} {body}: not JSON: {e}"));
+            assert!(
+                answer["error"]["code"].is_string(),
+                "{path} {body}: {answer}"
+            );
+            assert!(
+                answer["error"]["message"].is_string(),
+                "{path} {body}: {answer}"
+            );
+        }
+        let empty = app
+            .http
+            .post(app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            empty.status().is_success(),
+            "{path} without a body: {}",
+            empty.status()
         );
     }
 }

@@ -10,7 +10,7 @@ use hookgate_tenancy::{DestinationChange, DestinationSpec, TenantSlug};
 use serde::{Deserialize, Serialize};
 
 use super::shared::{List, parse_secret, removed, tenancy_error};
-use crate::extract::{AppJson, AppPath, AppQuery, ResourceId, Slug};
+use crate::extract::{AppJson, AppPath, AppQuery, OptionalJson, ResourceId, Slug};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -256,10 +256,10 @@ async fn replay(
     State(state): State<AppState>,
     AppPath(ResourceId { id }): AppPath<ResourceId>,
     Slug(slug): Slug,
-    body: Option<Json<ReplayDeliveries>>,
+    OptionalJson(body): OptionalJson<ReplayDeliveries>,
 ) -> Result<Json<Replayed>, ApiError> {
     let tenant_id = destination_of(&state, &slug, id).await?;
-    let ids = body.map(|Json(b)| b.ids).unwrap_or_default();
+    let ids = body.map(|b| b.ids).unwrap_or_default();
     let replayed = state
         .store
         .replay_deliveries(tenant_id, Some(id), &ids)

@@ -12,7 +12,7 @@ use hookgate_tenancy::TenantSlug;
 use serde::{Deserialize, Serialize};
 
 use super::shared::tenancy_error;
-use crate::extract::{AppPath, AppQuery, ResourceId, Slug};
+use crate::extract::{AppPath, AppQuery, OptionalJson, ResourceId, Slug};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -295,10 +295,10 @@ async fn replay_one(
 async fn replay_matching(
     State(state): State<AppState>,
     Slug(slug): Slug,
-    body: Option<Json<Filter>>,
+    OptionalJson(body): OptionalJson<Filter>,
 ) -> Result<Json<Replayed>, ApiError> {
     let tenant = tenant_id(&state, &slug).await?;
-    let mut filter = body.map(|Json(f)| f).unwrap_or_default();
+    let mut filter = body.unwrap_or_default();
     filter.status.get_or_insert_with(|| "dead".into());
     let query = query_of(&filter, None)?;
     let rows = state

@@ -8,7 +8,7 @@ use hookgate_store::{ApiKey, Uuid};
 use serde::{Deserialize, Serialize};
 
 use super::shared::{List, removed, tenancy_error};
-use crate::extract::{AppPath, ResourceId, Slug};
+use crate::extract::{AppPath, OptionalJson, ResourceId, Slug};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -70,9 +70,9 @@ pub(crate) struct CreatedKey {
 async fn create(
     State(state): State<AppState>,
     Slug(slug): Slug,
-    body: Option<Json<CreateKey>>,
+    OptionalJson(body): OptionalJson<CreateKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
-    let name = body.map(|Json(b)| b.name).unwrap_or_default();
+    let name = body.map(|b| b.name).unwrap_or_default();
     let (key, secret) = state
         .tenancy
         .create_api_key(&slug, &name)

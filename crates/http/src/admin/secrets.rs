@@ -8,7 +8,7 @@ use hookgate_store::Uuid;
 use serde::{Deserialize, Serialize};
 
 use super::shared::{List, parse_secret, removed, tenancy_error};
-use crate::extract::{AppJson, AppPath, ResourceId, Slug};
+use crate::extract::{AppJson, AppPath, OptionalJson, ResourceId, Slug};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -115,9 +115,9 @@ pub(crate) struct Rotated {
 async fn rotate(
     State(state): State<AppState>,
     Slug(slug): Slug,
-    body: Option<Json<Rotate>>,
+    OptionalJson(body): OptionalJson<Rotate>,
 ) -> Result<(StatusCode, Json<Rotated>), ApiError> {
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let body = body.unwrap_or_default();
     let grace = body.grace_secs.unwrap_or(86_400);
     if !(0..=30 * 86_400).contains(&grace) {
         return Err(ApiError::new(
