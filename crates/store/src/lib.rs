@@ -35,6 +35,6 @@ pub use inbox::{
 };
 pub use queue::{Backlog, RetryPolicy};
 pub use reads::{Page, SyncQuery, SyncTable, SyncedRow, SyncedUser, UserFilter};
-pub use sync::{Applied, ApplyError};
+pub use sync::{Applied, ApplyError, Source};
 pub use tenants::{NewSecret, NewTenant, TenantPatch};
 pub use uuid::Uuid;

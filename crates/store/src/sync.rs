@@ -2,11 +2,13 @@
 //!
 //! The rules, enforced by the statement itself so concurrent workers cannot interleave a
 //! read-modify-write:
-//! - a live row takes an upsert only when the upsert's version is newer (an equal version is a
-//!   no-op, so replays and duplicates are idempotent);
+//! - a live row takes an upsert only when the upsert is newer: a higher version, or the same
+//!   version from a later event (event timestamp, then svix-id), so the row left never depends on
+//!   arrival order; the same event again is a no-op, so replays and duplicates are idempotent;
 //! - a delete writes a tombstone whatever the row held (also when there was no row); the tombstone
 //!   keeps only what the delete carried, so the outcome does not depend on arrival order;
-//! - nothing but a newer delete changes a tombstone: no late create or update revives it.
+//! - nothing but a newer delete (by the same order) changes a tombstone: no late create or
+//!   update revives it.
 
 use chrono::{DateTime, Utc};
 use hookgate_events::{ClerkEvent, EntityKind, EventData};
@@ -56,13 +58,13 @@ impl crate::Store {
     pub async fn apply_event(
         &self,
         tenant_id: Uuid,
-        event_id: Uuid,
+        source: Source<'_>,
         event: &ClerkEvent,
         data: serde_json::Value,
     ) -> Result<Applied, ApplyError> {
         let data = serde_json::value::to_raw_value(&data)
             .map_err(|err| sea_orm::DbErr::Custom(err.to_string()))?;
-        apply_event(&self.writer, tenant_id, event_id, event, &data).await
+        apply_event(&self.writer, tenant_id, source, event, &data).await
     }
 }
 
@@ -73,16 +75,25 @@ struct Meta<'a> {
     /// Clerk's `data` exactly as it arrived: stored without building a JSON tree.
     data: &'a RawValue,
     version: i64,
+    tiebreak: String,
     deleted_at: Option<DateTime<Utc>>,
     last_event_id: Uuid,
     applied_at: DateTime<Utc>,
 }
 
-/// Applies `event` (stored as inbox event `event_id`, whose raw `data` is `data`) for a tenant.
+/// Which inbox event is applied: its id (kept on the row) and its svix-id (which, after the
+/// event's timestamp, decides between two events of one object with the same version).
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub event_id: Uuid,
+    pub svix_id: &'a str,
+}
+
+/// Applies `event` (stored as inbox event `source`, whose raw `data` is `data`) for a tenant.
 pub async fn apply_event(
     db: &impl ConnectionTrait,
     tenant_id: Uuid,
-    event_id: Uuid,
+    source: Source<'_>,
     event: &ClerkEvent,
     data: &RawValue,
 ) -> Result<Applied, ApplyError> {
@@ -96,9 +107,11 @@ pub async fn apply_event(
         clerk_id: entity.id.to_string(),
         data,
         version: event.version(),
+        // Zero-padded, so the text orders as the numbers do.
+        tiebreak: format!("{:020}.{}", Ord::max(event.timestamp_ms, 0), source.svix_id),
         deleted_at: deletes
             .then(|| DateTime::from_timestamp_millis(event.timestamp_ms).unwrap_or_else(Utc::now)),
-        last_event_id: event_id,
+        last_event_id: source.event_id,
         applied_at: Utc::now(),
     };
     let written = match (&event.data, kind) {
@@ -294,6 +307,7 @@ macro_rules! meta {
             tenant_id: Set(m.tenant_id),
             clerk_id: Set(m.clerk_id.clone()),
             version: Set(m.version),
+            tiebreak: Set(m.tiebreak.clone()),
             deleted_at: Set(m.deleted_at),
             last_event_id: Set(m.last_event_id),
             applied_at: Set(m.applied_at),
@@ -346,9 +360,15 @@ where
     let entity = A::Entity::default();
     let table = Alias::new(entity.table_name());
     let stored = |column: &str| Expr::col((table.clone(), Alias::new(column)));
-    let incoming = Expr::col((Alias::new("excluded"), Alias::new("version")));
+    let incoming = |column: &str| Expr::col((Alias::new("excluded"), Alias::new(column)));
     let live = stored("deleted_at").is_null();
-    let newer = stored("version").lt(incoming);
+    // A newer version, or the same one from a later event (timestamp, then svix-id): the row
+    // left never depends on arrival order. The same event again is not newer.
+    let newer = stored("version")
+        .lt(incoming("version"))
+        .or(stored("version")
+            .eq(incoming("version"))
+            .and(stored("tiebreak").lt(incoming("tiebreak"))));
     let guard = if deletes {
         live.or(newer)
     } else {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hookgate_events::ClerkEvent;
 use hookgate_store::entities::sync::{organization, organization_membership, session, user};
-use hookgate_store::{DatabaseOptions, Store, Uuid};
+use hookgate_store::{DatabaseOptions, Source, Store, Uuid};
 use hookgate_testkit::{Backend, TestDb};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone)]
 struct Ev {
     id: Uuid,
+    svix_id: String,
     body: Value,
 }
 
@@ -30,16 +31,20 @@ struct Life {
     updates: usize,
     deleted: bool,
     delete_offset: i64,
+    /// A second, different event with the last version and the same timestamp (Clerk can emit
+    /// two within one millisecond): the svix-id decides between them, whatever the order.
+    tie: bool,
 }
 
 fn life() -> impl Strategy<Value = Life> {
-    (0usize..=3, any::<bool>(), -3500i64..=1500).prop_map(|(updates, deleted, delete_offset)| {
-        Life {
+    (0usize..=3, any::<bool>(), -3500i64..=1500, any::<bool>()).prop_map(
+        |(updates, deleted, delete_offset, tie)| Life {
             updates,
             deleted,
             delete_offset,
-        }
-    })
+            tie,
+        },
+    )
 }
 
 /// Events for one entity: created, updated `updates` times (versions grow), maybe deleted.
@@ -62,6 +67,12 @@ fn lifecycle(
         ));
         version += 1000;
     }
+    if life.tie {
+        let last = version - 1000;
+        let mut twin = data(last);
+        twin["tie"] = json!(true);
+        events.push(envelope(&format!("{kind}.updated"), last + 7, twin));
+    }
     if life.deleted {
         let body = if stub {
             json!({"id": id, "object": kind, "deleted": true})
@@ -77,8 +88,10 @@ fn lifecycle(
 }
 
 fn envelope(event_type: &str, timestamp: i64, data: Value) -> Ev {
+    let id = Uuid::new_v4();
     Ev {
-        id: Uuid::new_v4(),
+        id,
+        svix_id: format!("msg_{}", id.simple()),
         body: json!({"data": data, "object": "event", "type": event_type, "timestamp": timestamp}),
     }
 }
@@ -137,12 +150,20 @@ fn histories() -> impl Strategy<Value = (Vec<Ev>, Vec<Ev>)> {
     })
 }
 
+/// Where an event comes from: its inbox id, and its svix-id (one per event; a duplicate keeps it).
+fn source(ev: &Ev) -> Source<'_> {
+    Source {
+        event_id: ev.id,
+        svix_id: &ev.svix_id,
+    }
+}
+
 async fn apply_all(store: &Store, tenant: Uuid, events: &[Ev]) {
     for ev in events {
         let bytes = serde_json::to_vec(&ev.body).unwrap();
         let event = ClerkEvent::decode(&bytes).unwrap();
         store
-            .apply_event(tenant, ev.id, &event, ev.body["data"].clone())
+            .apply_event(tenant, source(ev), &event, ev.body["data"].clone())
             .await
             .unwrap();
     }
@@ -246,13 +267,21 @@ async fn guard_edges(backend: Backend) {
         let store = store.clone();
         async move {
             let event = ClerkEvent::decode(&serde_json::to_vec(&ev.body).unwrap()).unwrap();
-            (
-                ev.id,
-                store
-                    .apply_event(tenant, ev.id, &event, ev.body["data"].clone())
-                    .await
-                    .unwrap(),
-            )
+            let applied = store
+                .apply_event(tenant, source(&ev), &event, ev.body["data"].clone())
+                .await
+                .unwrap();
+            (ev, applied)
+        }
+    };
+    let again = |ev: Ev| {
+        let store = store.clone();
+        async move {
+            let event = ClerkEvent::decode(&serde_json::to_vec(&ev.body).unwrap()).unwrap();
+            store
+                .apply_event(tenant, source(&ev), &event, ev.body["data"].clone())
+                .await
+                .unwrap()
         }
     };
     let row = || async {
@@ -272,16 +301,26 @@ async fn guard_edges(backend: Backend) {
     )
     .await;
     assert_eq!(applied, Written);
-    let (_, applied) = apply(
+    assert_eq!(
+        again(first.clone()).await,
+        Unchanged,
+        "the same event again is a no-op"
+    );
+    let (later, applied) = apply(
         "user.updated",
         11,
         json!({"id": "user_1", "first_name": "B", "updated_at": 5}),
     )
     .await;
-    assert_eq!(applied, Unchanged, "an equal version is a no-op");
+    assert_eq!(applied, Written, "an equal version from a later event wins");
     assert_eq!(
         (row().await.first_name.as_deref(), row().await.last_event_id),
-        (Some("A"), first)
+        (Some("B"), later.id)
+    );
+    assert_eq!(
+        again(first).await,
+        Unchanged,
+        "an equal version from an earlier event is a no-op, whenever it arrives"
     );
     let (_, applied) = apply(
         "user.updated",
@@ -299,7 +338,7 @@ async fn guard_edges(backend: Backend) {
     assert_eq!(applied, Written);
     assert_eq!(row().await.first_name.as_deref(), Some("D"));
 
-    let (_, applied) = apply(
+    let (delete, applied) = apply(
         "user.deleted",
         3,
         json!({"id": "user_1", "object": "user", "deleted": true}),
@@ -318,13 +357,11 @@ async fn guard_edges(backend: Backend) {
     assert_eq!(applied, Unchanged, "nothing revives a tombstone");
     let tombstone = row().await;
     assert!(tombstone.deleted_at.is_some() && tombstone.first_name.is_none());
-    let (_, applied) = apply(
-        "user.deleted",
-        3,
-        json!({"id": "user_1", "object": "user", "deleted": true}),
-    )
-    .await;
-    assert_eq!(applied, Unchanged, "a repeated delete is a no-op");
+    assert_eq!(
+        again(delete).await,
+        Unchanged,
+        "a repeated delete is a no-op"
+    );
 
     // A delete of something never seen still leaves a tombstone, which a late create respects.
     let (_, applied) = apply(

@@ -71,7 +71,15 @@ async fn user(app: &TestApp, tenant: Uuid, id: &str, email: &str, updated_at: i6
     });
     let event = ClerkEvent::decode(&serde_json::to_vec(&body).unwrap()).unwrap();
     app.store
-        .apply_event(tenant, Uuid::new_v4(), &event, body["data"].clone())
+        .apply_event(
+            tenant,
+            hookgate_store::Source {
+                event_id: Uuid::new_v4(),
+                svix_id: &format!("msg_{}", Uuid::new_v4().simple()),
+            },
+            &event,
+            body["data"].clone(),
+        )
         .await
         .unwrap();
 }
@@ -312,7 +320,15 @@ async fn pages_return_every_user_once_while_users_arrive(backend: Backend) {
                     let body = json!({"data": {"id": id, "updated_at": 30}, "object": "event", "type": "user.created", "timestamp": 30});
                     let event = ClerkEvent::decode(&serde_json::to_vec(&body).unwrap()).unwrap();
                     let _ = store
-                        .apply_event(tenant, Uuid::new_v4(), &event, body["data"].clone())
+                        .apply_event(
+                            tenant,
+                            hookgate_store::Source {
+                                event_id: Uuid::new_v4(),
+                                svix_id: &format!("msg_{}", Uuid::new_v4().simple()),
+                            },
+                            &event,
+                            body["data"].clone(),
+                        )
                         .await;
                 }
                 n += 1;
@@ -940,7 +956,15 @@ async fn no_tenant_route_shows_another_tenants_data(backend: Backend) {
         let event = ClerkEvent::decode(&body).unwrap();
         let data: Value = serde_json::from_slice::<Value>(&body).unwrap()["data"].clone();
         app.store
-            .apply_event(globex.id, Uuid::new_v4(), &event, data)
+            .apply_event(
+                globex.id,
+                hookgate_store::Source {
+                    event_id: Uuid::new_v4(),
+                    svix_id: &format!("msg_{}", Uuid::new_v4().simple()),
+                },
+                &event,
+                data,
+            )
             .await
             .unwrap();
     }

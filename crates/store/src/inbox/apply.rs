@@ -153,7 +153,11 @@ async fn apply_in(
         let id = item.inbox.id;
         let tenant = item.inbox.tenant_id;
         let applied = async {
-            let applied = sync::apply_event(txn, tenant, id, event, data).await?;
+            let source = sync::Source {
+                event_id: id,
+                svix_id: &item.inbox.svix_id,
+            };
+            let applied = sync::apply_event(txn, tenant, source, event, data).await?;
             crate::deliveries::enqueue(txn, tenant, id, &item.forward_to, now).await?;
             Ok::<_, ApplyError>(applied)
         }
@@ -219,18 +223,22 @@ async fn process_one(
         }
     };
     let savepoint = txn.begin().await?;
-    let applied =
-        match sync::apply_event(&savepoint, inbox.tenant_id, inbox.id, &event, &data).await {
-            Ok(applied) => applied,
-            Err(err) => {
-                savepoint.rollback().await?;
-                let retry = match err {
-                    ApplyError::NoEntity => None,
-                    ApplyError::Store(_) => Some(policy),
-                };
-                return fail(txn, owner, inbox, err.to_string(), retry, now).await;
-            }
-        };
+    let source = sync::Source {
+        event_id: inbox.id,
+        svix_id: &inbox.svix_id,
+    };
+    let applied = match sync::apply_event(&savepoint, inbox.tenant_id, source, &event, &data).await
+    {
+        Ok(applied) => applied,
+        Err(err) => {
+            savepoint.rollback().await?;
+            let retry = match err {
+                ApplyError::NoEntity => None,
+                ApplyError::Store(_) => Some(policy),
+            };
+            return fail(txn, owner, inbox, err.to_string(), retry, now).await;
+        }
+    };
     // A destination deleted since the worker routed the event fails this insert: the event is
     // rolled back and retried (routed afresh), alone.
     let queued =

@@ -17,6 +17,9 @@ pub struct Model {
     pub updated_at: Option<i64>,
     pub data: Json,
     pub version: i64,
+    /// Between two events with this version: `{event timestamp, zero-padded}.{svix-id}`.
+    #[serde(skip)]
+    pub tiebreak: String,
     pub deleted_at: Option<DateTimeUtc>,
     pub last_event_id: Uuid,
     pub applied_at: DateTimeUtc,
