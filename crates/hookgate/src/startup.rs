@@ -80,10 +80,8 @@ impl Application {
             .with_context(|| format!("binding {}", settings.server.listen))?;
         let addr = listener.local_addr()?;
         let opener = cipher.clone();
-        let open_secret = SecretOpener(Arc::new(move |tenant_id, stored| {
-            opener
-                .decrypt(tenant_id, stored)
-                .map_err(|err| err.to_string())
+        let open_secret = SecretOpener(Arc::new(move |at, stored| {
+            opener.decrypt(at, stored).map_err(|err| err.to_string())
         }));
         let tenancy = Tenancy::new(store.clone(), cipher, Some(registry.clone()));
         let (inbox, inbox_task) = InboxWriter::start(

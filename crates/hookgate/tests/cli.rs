@@ -387,6 +387,7 @@ fn config_check_prints_the_effective_settings_with_secrets_redacted() {
                 &format!("{},{}", "a".repeat(64), "b".repeat(64)),
             ),
             ("HOOKGATE__METRICS__TENANT_LABEL_LIMIT", "20"),
+            ("HOOKGATE__METRICS__LISTEN", "127.0.0.1:9090"),
         ],
         &["config", "check"],
     );

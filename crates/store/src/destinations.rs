@@ -12,9 +12,11 @@ use uuid::Uuid;
 use crate::entities::{delivery, destination};
 use crate::{Destination, Store, StoreError};
 
-/// A destination to create. The caller encrypts the signing secret.
+/// A destination to create. The caller chooses its id and encrypts the signing secret, bound
+/// to that id.
 #[derive(Clone)]
 pub struct NewDestination {
+    pub id: Uuid,
     pub name: String,
     pub url: String,
     /// Comma-separated event type globs.
@@ -25,6 +27,7 @@ pub struct NewDestination {
 impl std::fmt::Debug for NewDestination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewDestination")
+            .field("id", &self.id)
             .field("name", &self.name)
             .field("url", &self.url)
             .field("event_types", &self.event_types)
@@ -49,7 +52,7 @@ impl Store {
     ) -> Result<Destination, StoreError> {
         let now = Utc::now();
         let model = destination::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(new.id),
             tenant_id: Set(tenant_id),
             name: Set(new.name),
             url: Set(new.url),

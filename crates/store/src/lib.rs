@@ -36,5 +36,5 @@ pub use inbox::{
 pub use queue::{Backlog, RetryPolicy};
 pub use reads::{Page, SyncQuery, SyncTable, SyncedRow, SyncedUser, UserFilter};
 pub use sync::{Applied, ApplyError, Source};
-pub use tenants::{NewSecret, NewTenant, TenantPatch};
+pub use tenants::{NewSecret, NewTenant, SealedKind, SealedRow, TenantPatch};
 pub use uuid::Uuid;

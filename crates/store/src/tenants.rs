@@ -16,9 +16,11 @@ pub struct NewTenant {
     pub name: String,
 }
 
-/// A signing secret to add, already encrypted.
+/// A signing secret to add, already encrypted. Its id is chosen by the caller, which binds it
+/// into the ciphertext.
 #[derive(Clone)]
 pub struct NewSecret {
+    pub id: Uuid,
     pub ciphertext: Vec<u8>,
     pub not_before: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -27,6 +29,7 @@ pub struct NewSecret {
 impl std::fmt::Debug for NewSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewSecret")
+            .field("id", &self.id)
             .field("not_before", &self.not_before)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
@@ -164,7 +167,7 @@ async fn insert_secret(
     tenant_id: Uuid,
     secret: NewSecret,
 ) -> Result<Uuid, StoreError> {
-    let id = Uuid::now_v7();
+    let id = secret.id;
     tenant_secret::Entity::insert(tenant_secret::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant_id),
@@ -176,6 +179,23 @@ async fn insert_secret(
     .exec_without_returning(db)
     .await?;
     Ok(id)
+}
+
+/// Which stored secret a ciphertext belongs to: what it is, whose, and its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedRow {
+    pub kind: SealedKind,
+    pub tenant_id: Uuid,
+    pub row_id: Uuid,
+}
+
+/// The two kinds of stored secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedKind {
+    /// A tenant's Clerk signing secret (`tenant_secrets`).
+    SigningSecret,
+    /// A destination's signing secret (`destinations`).
+    DestinationSecret,
 }
 
 /// Changes to a tenant's settings: `None` leaves a setting alone, `Some(None)` clears an override.
@@ -275,17 +295,23 @@ impl Store {
     }
 
     /// Rewrites every stored secret (tenant signing secrets and destination secrets) with
-    /// `reseal(tenant_id, ciphertext)`, in one transaction: all are rewritten, or none when
-    /// `reseal` fails for any (its error is returned). Returns how many were rewritten.
+    /// `reseal(row, ciphertext)`, in one transaction: all are rewritten, or none when `reseal`
+    /// fails for any (its error is returned). Returns how many were rewritten.
     pub async fn reseal_secrets<E>(
         &self,
-        reseal: impl Fn(Uuid, &[u8]) -> Result<Vec<u8>, E>,
+        reseal: impl Fn(SealedRow, &[u8]) -> Result<Vec<u8>, E>,
     ) -> Result<Result<u64, E>, StoreError> {
+        use crate::entities::destination;
         use sea_orm::TransactionTrait as _;
         let txn = self.writer.begin().await?;
         let mut count = 0;
         for row in tenant_secret::Entity::find().all(&txn).await? {
-            let sealed = match reseal(row.tenant_id, &row.ciphertext) {
+            let sealed = SealedRow {
+                kind: SealedKind::SigningSecret,
+                tenant_id: row.tenant_id,
+                row_id: row.id,
+            };
+            let sealed = match reseal(sealed, &row.ciphertext) {
                 Ok(sealed) => sealed,
                 Err(err) => return Ok(Err(err)),
             };
@@ -296,20 +322,19 @@ impl Store {
                 .await?;
             count += 1;
         }
-        for row in crate::entities::destination::Entity::find()
-            .all(&txn)
-            .await?
-        {
-            let sealed = match reseal(row.tenant_id, &row.ciphertext) {
+        for row in destination::Entity::find().all(&txn).await? {
+            let sealed = SealedRow {
+                kind: SealedKind::DestinationSecret,
+                tenant_id: row.tenant_id,
+                row_id: row.id,
+            };
+            let sealed = match reseal(sealed, &row.ciphertext) {
                 Ok(sealed) => sealed,
                 Err(err) => return Ok(Err(err)),
             };
-            crate::entities::destination::Entity::update_many()
-                .col_expr(
-                    crate::entities::destination::Column::Ciphertext,
-                    Expr::value(sealed),
-                )
-                .filter(crate::entities::destination::Column::Id.eq(row.id))
+            destination::Entity::update_many()
+                .col_expr(destination::Column::Ciphertext, Expr::value(sealed))
+                .filter(destination::Column::Id.eq(row.id))
                 .exec(&txn)
                 .await?;
             count += 1;

@@ -45,6 +45,7 @@ impl Subject for Deliveries {
             .create_destination(
                 tenant,
                 NewDestination {
+                    id: Uuid::now_v7(),
                     name: "sink".into(),
                     url: "http://127.0.0.1:9/".into(),
                     event_types: "*".into(),

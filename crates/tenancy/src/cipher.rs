@@ -4,13 +4,20 @@ use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use hookgate_store::{SealedKind, SealedRow};
 use hookgate_verify::Secret;
-use uuid::Uuid;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 const NONCE_LEN: usize = 12;
 
-/// The 32-byte key that encrypts signing secrets at rest (`secrets.key`, base64).
-#[derive(Clone)]
+/// Marks a ciphertext bound to its purpose and row: `MAGIC ‖ nonce ‖ AES-256-GCM ciphertext`.
+/// Ciphertexts written before (`nonce ‖ ciphertext`, bound to the tenant only) have a random
+/// nonce where this stands; they still open until `hookgate secrets rekey` rewrites them.
+const MAGIC: &[u8; 4] = b"hgb1";
+
+/// The 32-byte key that encrypts signing secrets at rest (`secrets.key`, base64). Wiped from
+/// memory when dropped.
+#[derive(Clone, ZeroizeOnDrop)]
 pub struct SecretsKey([u8; 32]);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,9 +30,11 @@ pub enum SecretsKeyError {
 
 impl SecretsKey {
     pub fn parse(encoded: &str) -> Result<Self, SecretsKeyError> {
-        let bytes = STANDARD
-            .decode(encoded.trim())
-            .map_err(|_| SecretsKeyError::NotBase64)?;
+        let bytes = Zeroizing::new(
+            STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| SecretsKeyError::NotBase64)?,
+        );
         let key: [u8; 32] = bytes
             .as_slice()
             .try_into()
@@ -40,8 +49,10 @@ impl fmt::Debug for SecretsKey {
     }
 }
 
-/// Encrypts and decrypts signing secrets with AES-256-GCM. The tenant id is the associated
-/// data, so a ciphertext copied to another tenant's row does not decrypt.
+/// Encrypts and decrypts stored secrets with AES-256-GCM. The associated data binds each
+/// ciphertext to what it is (a tenant's signing secret, a destination's secret), whose (the
+/// tenant) and where (its row): copied to another row, of another kind or another tenant, it does
+/// not open.
 #[derive(Clone)]
 pub struct SecretCipher {
     aead: Aes256Gcm,
@@ -53,6 +64,8 @@ pub struct SecretCipher {
 pub enum CipherError {
     #[error("the operating system's random source failed")]
     Random,
+    #[error("encrypting a secret failed")]
+    Encrypt,
     #[error("a stored secret does not decrypt under the configured secrets.key")]
     Decrypt,
     #[error("a stored secret decrypted to an invalid key")]
@@ -76,34 +89,43 @@ impl SecretCipher {
         }
     }
 
-    /// Returns the nonce followed by the ciphertext.
-    pub fn encrypt(&self, tenant_id: Uuid, secret: &Secret) -> Result<Vec<u8>, CipherError> {
+    /// Encrypts `secret` for the row `to`: the magic, the nonce, then the ciphertext.
+    pub fn encrypt(&self, to: SealedRow, secret: &Secret) -> Result<Vec<u8>, CipherError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| CipherError::Random)?;
         let payload = Payload {
             msg: secret.expose_bytes(),
-            aad: tenant_id.as_bytes(),
+            aad: &binding(to),
         };
         let ciphertext = self
             .aead
             .encrypt(&Nonce::from(nonce), payload)
-            .map_err(|_| CipherError::Random)?;
-        let mut out = Vec::with_capacity(NONCE_LEN + ciphertext.len());
+            .map_err(|_| CipherError::Encrypt)?;
+        let mut out = Vec::with_capacity(MAGIC.len() + NONCE_LEN + ciphertext.len());
+        out.extend_from_slice(MAGIC);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ciphertext);
         Ok(out)
     }
 
-    pub fn decrypt(&self, tenant_id: Uuid, stored: &[u8]) -> Result<Secret, CipherError> {
-        let (nonce, ciphertext) = stored
+    /// Opens the secret stored in the row `at`, with the current key or a previous one.
+    pub fn decrypt(&self, at: SealedRow, stored: &[u8]) -> Result<Secret, CipherError> {
+        let (aad, sealed) = match stored.strip_prefix(MAGIC) {
+            Some(sealed) => (binding(at).to_vec(), sealed),
+            // Written before secrets were bound to their row: bound to the tenant only.
+            None => (at.tenant_id.as_bytes().to_vec(), stored),
+        };
+        let (nonce, ciphertext) = sealed
             .split_at_checked(NONCE_LEN)
             .ok_or(CipherError::Decrypt)?;
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CipherError::Decrypt)?;
         let nonce = Nonce::from(nonce);
         let payload = || Payload {
             msg: ciphertext,
-            aad: tenant_id.as_bytes(),
+            aad: &aad,
         };
+        // The plaintext moves into the `Secret`, which wipes it when dropped (and so does a
+        // rejected one).
         let key = std::iter::once(&self.aead)
             .chain(&self.previous)
             .find_map(|aead| aead.decrypt(&nonce, payload()).ok())
@@ -111,10 +133,31 @@ impl SecretCipher {
         Secret::from_bytes(key).map_err(|_| CipherError::InvalidKey)
     }
 
-    /// Decrypts `stored` (with any key) and encrypts it again under the current key.
-    pub fn reencrypt(&self, tenant_id: Uuid, stored: &[u8]) -> Result<Vec<u8>, CipherError> {
-        self.encrypt(tenant_id, &self.decrypt(tenant_id, stored)?)
+    /// Whether `stored` predates the binding to purpose and row (`hookgate secrets rekey`
+    /// rewrites it bound).
+    pub fn is_unbound(stored: &[u8]) -> bool {
+        !stored.starts_with(MAGIC)
     }
+
+    /// Opens `stored` (with any key, bound or not) and encrypts it again under the current key,
+    /// bound to `at`.
+    pub fn reencrypt(&self, at: SealedRow, stored: &[u8]) -> Result<Vec<u8>, CipherError> {
+        self.encrypt(at, &self.decrypt(at, stored)?)
+    }
+}
+
+/// The associated data of a stored secret: format, kind, tenant and row.
+fn binding(row: SealedRow) -> [u8; 38] {
+    let mut aad = [0u8; 38];
+    aad[..4].copy_from_slice(MAGIC);
+    aad[4] = b'/';
+    aad[5] = match row.kind {
+        SealedKind::SigningSecret => b's',
+        SealedKind::DestinationSecret => b'd',
+    };
+    aad[6..22].copy_from_slice(row.tenant_id.as_bytes());
+    aad[22..].copy_from_slice(row.row_id.as_bytes());
+    aad
 }
 
 impl fmt::Debug for SecretCipher {
@@ -138,52 +181,118 @@ pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>, CipherError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
+
+    fn key(byte: u8) -> SecretsKey {
+        SecretsKey::parse(&STANDARD.encode([byte; 32])).unwrap()
+    }
 
     fn cipher(byte: u8) -> SecretCipher {
-        SecretCipher::new(&SecretsKey::parse(&STANDARD.encode([byte; 32])).unwrap())
+        SecretCipher::new(&key(byte))
+    }
+
+    fn row(kind: SealedKind) -> SealedRow {
+        SealedRow {
+            kind,
+            tenant_id: Uuid::now_v7(),
+            row_id: Uuid::now_v7(),
+        }
+    }
+
+    /// A ciphertext as this version wrote it before secrets were bound to their row.
+    fn unbound(cipher: &SecretCipher, tenant_id: Uuid, secret: &Secret) -> Vec<u8> {
+        let nonce = [9u8; NONCE_LEN];
+        let payload = Payload {
+            msg: secret.expose_bytes(),
+            aad: tenant_id.as_bytes(),
+        };
+        let mut out = nonce.to_vec();
+        out.extend(cipher.aead.encrypt(&Nonce::from(nonce), payload).unwrap());
+        out
     }
 
     #[test]
     fn previous_keys_decrypt_but_never_encrypt() {
-        let key = |byte: u8| SecretsKey::parse(&STANDARD.encode([byte; 32])).unwrap();
         let secret = generate_secret().unwrap();
-        let tenant = Uuid::now_v7();
-        let old = cipher(1).encrypt(tenant, &secret).unwrap();
+        let at = row(SealedKind::SigningSecret);
+        let old = cipher(1).encrypt(at, &secret).unwrap();
         let rotating = SecretCipher::with_previous(&key(2), &[key(1)]);
-        assert_eq!(rotating.decrypt(tenant, &old).unwrap(), secret);
-        let rekeyed = rotating.reencrypt(tenant, &old).unwrap();
-        assert_eq!(cipher(2).decrypt(tenant, &rekeyed).unwrap(), secret);
+        assert_eq!(rotating.decrypt(at, &old).unwrap(), secret);
+        let rekeyed = rotating.reencrypt(at, &old).unwrap();
+        assert_eq!(cipher(2).decrypt(at, &rekeyed).unwrap(), secret);
+        assert_eq!(cipher(1).decrypt(at, &rekeyed), Err(CipherError::Decrypt));
         assert_eq!(
-            cipher(1).decrypt(tenant, &rekeyed),
-            Err(CipherError::Decrypt)
-        );
-        assert_eq!(
-            SecretCipher::with_previous(&key(3), &[key(4)]).decrypt(tenant, &old),
+            SecretCipher::with_previous(&key(3), &[key(4)]).decrypt(at, &old),
             Err(CipherError::Decrypt)
         );
     }
 
     #[test]
-    fn round_trips_and_binds_the_tenant() {
+    fn a_ciphertext_opens_only_where_it_was_sealed() {
         let secret = generate_secret().unwrap();
-        let tenant = Uuid::now_v7();
-        let stored = cipher(1).encrypt(tenant, &secret).unwrap();
+        let at = row(SealedKind::SigningSecret);
+        let stored = cipher(1).encrypt(at, &secret).unwrap();
         assert!(
             !stored
                 .windows(secret.expose_bytes().len())
                 .any(|w| w == secret.expose_bytes())
         );
-        assert_eq!(cipher(1).decrypt(tenant, &stored).unwrap(), secret);
+        assert_eq!(cipher(1).decrypt(at, &stored).unwrap(), secret);
+        assert!(!SecretCipher::is_unbound(&stored));
+        let elsewhere = [
+            // A destination's secret of the same tenant, in a row with the same id.
+            SealedRow {
+                kind: SealedKind::DestinationSecret,
+                ..at
+            },
+            // Another of the tenant's secrets.
+            SealedRow {
+                row_id: Uuid::now_v7(),
+                ..at
+            },
+            // Another tenant's.
+            SealedRow {
+                tenant_id: Uuid::now_v7(),
+                ..at
+            },
+        ];
+        for other in elsewhere {
+            assert_eq!(
+                cipher(1).decrypt(other, &stored),
+                Err(CipherError::Decrypt),
+                "{other:?}"
+            );
+        }
+        assert_eq!(cipher(2).decrypt(at, &stored), Err(CipherError::Decrypt));
         assert_eq!(
-            cipher(2).decrypt(tenant, &stored),
+            cipher(1).decrypt(at, &stored[..9]),
             Err(CipherError::Decrypt)
         );
+    }
+
+    #[test]
+    fn ciphertexts_from_before_the_binding_open_until_rekeyed_bound() {
+        let secret = generate_secret().unwrap();
+        let at = row(SealedKind::DestinationSecret);
+        let old = unbound(&cipher(1), at.tenant_id, &secret);
+        assert!(SecretCipher::is_unbound(&old));
+        assert_eq!(cipher(1).decrypt(at, &old).unwrap(), secret);
+        let other_tenant = SealedRow {
+            tenant_id: Uuid::now_v7(),
+            ..at
+        };
         assert_eq!(
-            cipher(1).decrypt(Uuid::now_v7(), &stored),
+            cipher(1).decrypt(other_tenant, &old),
             Err(CipherError::Decrypt)
         );
+        let rekeyed = cipher(1).reencrypt(at, &old).unwrap();
+        assert!(!SecretCipher::is_unbound(&rekeyed));
+        let as_signing_secret = SealedRow {
+            kind: SealedKind::SigningSecret,
+            ..at
+        };
         assert_eq!(
-            cipher(1).decrypt(tenant, &stored[..5]),
+            cipher(1).decrypt(as_signing_secret, &rekeyed),
             Err(CipherError::Decrypt)
         );
     }

@@ -1,7 +1,9 @@
 //! A tenant's destinations: where its events are forwarded, signed with a secret of the
 //! destination's own (encrypted at rest like the tenant's signing secrets).
 
-use hookgate_store::{Destination, DestinationPatch, NewDestination, StoreError, Uuid};
+use hookgate_store::{
+    Destination, DestinationPatch, NewDestination, SealedKind, SealedRow, StoreError, Uuid,
+};
 use hookgate_verify::Secret;
 
 use crate::cipher::generate_secret;
@@ -48,11 +50,19 @@ impl Tenancy {
             Some(secret) => secret,
             None => generate_secret()?,
         };
+        // The row id is bound into the ciphertext, so it is chosen before the row exists.
+        let id = Uuid::now_v7();
+        let sealed_for = SealedRow {
+            kind: SealedKind::DestinationSecret,
+            tenant_id: tenant.id,
+            row_id: id,
+        };
         let new = NewDestination {
+            id,
             name: spec.name,
             url: spec.url,
             event_types,
-            ciphertext: self.cipher().encrypt(tenant.id, &secret)?,
+            ciphertext: self.cipher().encrypt(sealed_for, &secret)?,
         };
         let destination = self.store().create_destination(tenant.id, new).await?;
         Ok(CreatedDestination {

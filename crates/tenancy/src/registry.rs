@@ -5,7 +5,7 @@ use std::time::Duration;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arc_swap::ArcSwap;
-use hookgate_store::{Store, StoreError, TenantSecret, Uuid};
+use hookgate_store::{SealedKind, SealedRow, Store, StoreError, TenantSecret, Uuid};
 use hookgate_verify::{SecretSet, Validity, Verifier};
 
 use crate::{RateLimiter, SecretCipher, TenantSlug};
@@ -53,6 +53,8 @@ type Snapshot = HashMap<TenantSlug, Arc<TenantEntry>>;
 pub struct Loaded {
     pub secrets: usize,
     pub undecryptable: usize,
+    /// Signing secrets written before ciphertexts were bound to their purpose and row.
+    pub unbound: usize,
 }
 
 /// Slug → tenant, read without locks or database round trips.
@@ -90,6 +92,12 @@ impl Registry {
         if loaded.secrets > 0 && loaded.undecryptable == loaded.secrets {
             return Err(RegistryError::WrongKey(loaded.secrets));
         }
+        if loaded.unbound > 0 {
+            tracing::warn!(
+                unbound = loaded.unbound,
+                "stored signing secrets are bound to their tenant only, not to their purpose and row: run `hookgate secrets rekey`"
+            );
+        }
         Ok(registry)
     }
 
@@ -119,10 +127,19 @@ impl Registry {
         let mut loaded = Loaded {
             secrets: secrets.len(),
             undecryptable: 0,
+            unbound: secrets
+                .iter()
+                .filter(|row| SecretCipher::is_unbound(&row.ciphertext))
+                .count(),
         };
         let mut sets: HashMap<Uuid, SecretSet> = HashMap::new();
         for row in secrets {
-            match self.cipher.decrypt(row.tenant_id, &row.ciphertext) {
+            let at = SealedRow {
+                kind: SealedKind::SigningSecret,
+                tenant_id: row.tenant_id,
+                row_id: row.id,
+            };
+            match self.cipher.decrypt(at, &row.ciphertext) {
                 Ok(secret) => {
                     sets.entry(row.tenant_id)
                         .or_default()

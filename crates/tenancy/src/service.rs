@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
 use hookgate_store::{
-    NewSecret, NewTenant, Store, StoreError, Tenant, TenantPatch, TenantSecret, Uuid,
+    NewSecret, NewTenant, SealedKind, SealedRow, Store, StoreError, Tenant, TenantPatch,
+    TenantSecret, Uuid,
 };
 use hookgate_verify::Secret;
 
@@ -69,15 +70,20 @@ impl Tenancy {
             Some(secret) => (secret, false),
             None => (generate_secret()?, true),
         };
-        // The tenant id is bound into the ciphertext, so it is chosen before the row exists.
+        // The tenant's and the secret's ids are bound into the ciphertext, so they are chosen
+        // before the rows exist.
         let tenant_id = Uuid::now_v7();
-        let ciphertext = self.cipher.encrypt(tenant_id, &secret)?;
+        let secret_id = Uuid::now_v7();
+        let ciphertext = self
+            .cipher
+            .encrypt(signing_secret(tenant_id, secret_id), &secret)?;
         let new = NewTenant {
             id: tenant_id,
             slug: slug.to_string(),
             name,
         };
         let secret_row = NewSecret {
+            id: secret_id,
             ciphertext,
             not_before: None,
             expires_at: None,
@@ -115,8 +121,12 @@ impl Tenancy {
         retire_others_at: Option<DateTime<Utc>>,
     ) -> Result<Uuid, TenancyError> {
         let tenant = self.tenant(slug).await?;
+        let secret_id = Uuid::now_v7();
         let new = NewSecret {
-            ciphertext: self.cipher.encrypt(tenant.id, secret)?,
+            id: secret_id,
+            ciphertext: self
+                .cipher
+                .encrypt(signing_secret(tenant.id, secret_id), secret)?,
             not_before: None,
             expires_at,
         };
@@ -193,7 +203,7 @@ impl Tenancy {
         let cipher = self.cipher.clone();
         let rekeyed = self
             .store
-            .reseal_secrets(move |tenant_id, stored| cipher.reencrypt(tenant_id, stored))
+            .reseal_secrets(move |at, stored| cipher.reencrypt(at, stored))
             .await??;
         self.changed().await;
         Ok(rekeyed)
@@ -271,4 +281,13 @@ fn validate(patch: &TenantPatch) -> Result<(), TenancyError> {
         ));
     }
     Ok(())
+}
+
+/// Where a tenant's signing secret is stored: what the ciphertext is bound to.
+fn signing_secret(tenant_id: Uuid, secret_id: Uuid) -> SealedRow {
+    SealedRow {
+        kind: SealedKind::SigningSecret,
+        tenant_id,
+        row_id: secret_id,
+    }
 }

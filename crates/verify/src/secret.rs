@@ -10,8 +10,9 @@ pub(crate) type HmacSha256 = Hmac<Sha256>;
 /// A signing secret: the key bytes behind a `whsec_<base64>` string.
 ///
 /// It never prints its key: `Debug` shows `[redacted]` and there is no `Display`. The encoded form
-/// is only available through [`Secret::expose_encoded`], a name meant to stand out in review.
-#[derive(Clone, PartialEq, Eq)]
+/// is only available through [`Secret::expose_encoded`], a name meant to stand out in review. The
+/// key is wiped from memory when the secret is dropped.
+#[derive(Clone, PartialEq, Eq, zeroize::ZeroizeOnDrop)]
 pub struct Secret {
     key: Box<[u8]>,
 }
@@ -43,14 +44,18 @@ impl Secret {
         Self::from_bytes(key)
     }
 
-    /// Wraps raw key bytes, checking their length.
-    pub fn from_bytes(key: Vec<u8>) -> Result<Self, SecretError> {
+    /// Wraps raw key bytes, checking their length (a refused key is wiped too).
+    pub fn from_bytes(mut key: Vec<u8>) -> Result<Self, SecretError> {
         if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&key.len()) {
-            return Err(SecretError::BadLength(key.len()));
+            let len = key.len();
+            zeroize::Zeroize::zeroize(&mut key);
+            return Err(SecretError::BadLength(len));
         }
-        Ok(Self {
-            key: key.into_boxed_slice(),
-        })
+        // Copied, then wiped: turning the vector into a box could move it and leave the old
+        // allocation as it was.
+        let boxed: Box<[u8]> = key.as_slice().into();
+        zeroize::Zeroize::zeroize(&mut key);
+        Ok(Self { key: boxed })
     }
 
     /// The key bytes, for encryption at rest.

@@ -41,6 +41,7 @@ async fn new_tenant(store: &Store) -> anyhow::Result<Uuid> {
                 name: "bench".into(),
             },
             NewSecret {
+                id: Uuid::now_v7(),
                 ciphertext: vec![0; 16],
                 not_before: None,
                 expires_at: None,

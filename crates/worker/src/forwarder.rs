@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hookgate_store::{Attempt, DeliveryJob, DeliveryOutcome, Store, Uuid};
+use hookgate_store::{Attempt, DeliveryJob, DeliveryOutcome, SealedKind, SealedRow, Store};
 use hookgate_verify::{Secret, sign};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -30,8 +30,8 @@ pub struct ForwarderSettings {
 #[derive(Clone)]
 pub struct SecretOpener(pub Arc<OpenSecret>);
 
-/// Decrypts the stored secret of a destination of this tenant.
-pub type OpenSecret = dyn Fn(Uuid, &[u8]) -> Result<Secret, String> + Send + Sync;
+/// Decrypts the stored secret of a destination (the row it is bound to, and its ciphertext).
+pub type OpenSecret = dyn Fn(SealedRow, &[u8]) -> Result<Secret, String> + Send + Sync;
 
 impl std::fmt::Debug for SecretOpener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -205,7 +205,12 @@ impl Forwarder {
     }
 
     async fn attempt(&self, job: &DeliveryJob) -> Attempt {
-        let secret = match (self.open.0)(job.delivery.tenant_id, &job.ciphertext) {
+        let at = SealedRow {
+            kind: SealedKind::DestinationSecret,
+            tenant_id: job.delivery.tenant_id,
+            row_id: job.delivery.destination_id,
+        };
+        let secret = match (self.open.0)(at, &job.ciphertext) {
             Ok(secret) => secret,
             Err(error) => {
                 return Attempt::Failed {

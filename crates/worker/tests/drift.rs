@@ -54,6 +54,7 @@ async fn drifted_events_are_applied_and_forwarded(backend: Backend) {
         .create_destination(
             tenant,
             NewDestination {
+                id: Uuid::now_v7(),
                 name: "everything".into(),
                 url: "http://127.0.0.1:9/".into(),
                 event_types: "*".into(),

@@ -42,6 +42,7 @@ pub async fn ensure_tenant(store: &Store, id: Uuid) {
                 name: "test".into(),
             },
             NewSecret {
+                id: Uuid::now_v7(),
                 ciphertext: vec![0; 16],
                 not_before: None,
                 expires_at: None,
