@@ -12,14 +12,64 @@ use serde::Deserialize;
 
 use crate::ApiError;
 
-/// A JSON request body.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON request body: a JSON object (serde would read an array as a struct, field by
+/// field), answered in the JSON error format when it is not one or does not parse.
+#[derive(Debug)]
 pub(crate) struct AppJson<T>(pub T);
 
-/// A JSON request body that may be left out: no body (or only white space) is `None`; a body
-/// must be JSON, and a bad one is answered in the JSON error format like [`AppJson`]'s (axum's
-/// own `Option<Json<_>>` answers it in plain text).
+impl<T, S> FromRequest<S> for AppJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let (parts, bytes) = body_bytes(request, state).await?;
+        json_object(parts, bytes, state).await.map(Self)
+    }
+}
+
+/// The request's body, read through axum's `Bytes` so the body limit applies as it does to
+/// `Json`.
+async fn body_bytes<S: Send + Sync>(
+    request: axum::extract::Request,
+    state: &S,
+) -> Result<(Parts, axum::body::Bytes), ApiError> {
+    let (parts, body) = request.into_parts();
+    let request = axum::extract::Request::from_parts(parts.clone(), body);
+    let bytes = axum::body::Bytes::from_request(request, state)
+        .await
+        .map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", err.body_text()))?;
+    Ok((parts, bytes))
+}
+
+/// `bytes` as a `T`, when they are a JSON object sent as JSON (axum's `Json` checks the content
+/// type and parses).
+async fn json_object<T, S>(parts: Parts, bytes: axum::body::Bytes, state: &S) -> Result<T, ApiError>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "the body must be a JSON object",
+        ));
+    }
+    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
+    Ok(value)
+}
+
+/// A JSON request body that may be left out: no body at all is `None`; a body must be a JSON
+/// object, and anything else is answered in the JSON error format like [`AppJson`]'s (axum's
+/// own `Option<Json<_>>` answers it in plain text, and serde would read `[]` as a struct whose
+/// fields all have defaults).
 #[derive(Debug)]
 pub(crate) struct OptionalJson<T>(pub Option<T>);
 
@@ -34,20 +84,13 @@ where
         request: axum::extract::Request,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
-        let (parts, body) = request.into_parts();
-        // Through axum's `Bytes`, so the body limit applies as it does to `Json`.
-        let request = axum::extract::Request::from_parts(parts.clone(), body);
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|err| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", err.body_text())
-            })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        let (parts, bytes) = body_bytes(request, state).await?;
+        if bytes.is_empty() {
             return Ok(Self(None));
         }
-        let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
-        let AppJson(value) = AppJson::<T>::from_request(request, state).await?;
-        Ok(Self(Some(value)))
+        json_object(parts, bytes, state)
+            .await
+            .map(|value| Self(Some(value)))
     }
 }
 

@@ -1,7 +1,10 @@
 //! The OpenAPI document, generated from the handlers' annotations. Served at `/openapi.json` and
 //! checked in as `docs/openapi.json` (a test keeps the two equal; `cargo xtask openapi` writes it).
 
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::{admin, public, tenant};
@@ -63,7 +66,7 @@ use crate::{admin, public, tenant};
         tenant::resources::waitlist_entry,
         tenant::resources::events,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &CommonAnswers),
     tags(
         (name = "public", description = "Signed webhook ingest and health: no credentials."),
         (name = "admin", description = "Operators: `Authorization: Bearer <admin token>`."),
@@ -84,6 +87,108 @@ impl Modify for Security {
             );
         }
     }
+}
+
+/// What every operation of its kind may answer besides its own results, from the layers and
+/// extractors they share, so the document lists every status a client can get: 401 without the
+/// class's credentials; 404 for an unknown tenant or resource in the path; 422 for a slug that is
+/// not one, or a body that does not parse; 400 for a query that does not; 408 for a body that
+/// stalls; 503 when storage is unavailable or the request runs past its deadline. Tenant slugs in
+/// paths are described by their rule, so clients (and API fuzzers) know what one looks like.
+struct CommonAnswers;
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                common_answers(operation);
+            }
+        }
+    }
+}
+
+fn common_answers(operation: &mut Operation) {
+    let mut in_path = Vec::new();
+    let mut queried = false;
+    for parameter in operation.parameters.iter_mut().flatten() {
+        let RefOr::T(parameter) = parameter else {
+            continue;
+        };
+        match parameter.parameter_in {
+            ParameterIn::Path => {
+                if matches!(parameter.name.as_str(), "slug" | "tenant") {
+                    parameter.schema = Some(slug_schema());
+                }
+                in_path.push(parameter.name.clone());
+            }
+            ParameterIn::Query => queried = true,
+            _ => {}
+        }
+    }
+    let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let has_body = operation.request_body.is_some();
+    let answers = [
+        ("401", "missing or wrong credentials", authenticated),
+        (
+            "404",
+            "no such tenant or resource",
+            !in_path.is_empty() && authenticated,
+        ),
+        (
+            "422",
+            "invalid tenant slug in the path, or a body that does not parse",
+            authenticated && (in_path.iter().any(|p| p == "slug") || has_body),
+        ),
+        ("400", "invalid query parameters", queried),
+        ("408", "the body stalled", has_body),
+        (
+            "503",
+            "storage unavailable, or the request ran past its deadline; see Retry-After",
+            true,
+        ),
+    ];
+    for (status, description, applies) in answers {
+        if applies && !operation.responses.responses.contains_key(status) {
+            operation
+                .responses
+                .responses
+                .insert(status.to_owned(), error_response(description));
+        }
+    }
+}
+
+fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+/// A tenant slug, as `TenantSlug::parse` accepts it.
+fn slug_schema() -> RefOr<utoipa::openapi::schema::Schema> {
+    RefOr::T(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(hookgate_tenancy::TenantSlug::MAX_LEN))
+            .pattern(Some("^[a-z0-9-]+$"))
+            .description(Some("the tenant's slug: lowercase letters, digits and `-`"))
+            .into(),
+    )
 }
 
 /// The document, as pretty JSON with a final newline (the checked-in form).

@@ -1079,6 +1079,8 @@ async fn optional_bodies_are_refused_in_the_json_error_format(backend: Backend) 
                 "application/json",
             ),
             ("name=x", "application/x-www-form-urlencoded"),
+            ("[]", "application/json"),
+            ("\n", "application/json"),
         ] {
             let response = app
                 .http
@@ -1116,5 +1118,30 @@ async fn optional_bodies_are_refused_in_the_json_error_format(backend: Backend) 
             "{path} without a body: {}",
             empty.status()
         );
+    }
+    // Bodies whose fields are all optional: serde would read an array as one, field by field.
+    for (method, path) in [
+        (Method::PATCH, "/admin/v1/tenants/acme".to_owned()),
+        (
+            Method::PATCH,
+            format!("/admin/v1/tenants/acme/destinations/{destination}"),
+        ),
+    ] {
+        let response = app
+            .http
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "application/json")
+            .body("[null, null, null, null, null, null]")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{method} {path}"
+        );
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["error"]["code"], "invalid_body", "{method} {path}");
     }
 }

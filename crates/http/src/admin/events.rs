@@ -291,7 +291,7 @@ async fn replay_one(
 }
 
 /// Replays every event that matches the filter (`dead` ones when no status is given).
-#[utoipa::path(post, operation_id = "admin_events_replay_matching", path = "/admin/v1/tenants/{slug}/events/replay", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = Option<Filter>, responses((status = 200, description = "ok", body = Replayed), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, operation_id = "admin_events_replay_matching", path = "/admin/v1/tenants/{slug}/events/replay", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = Option<Filter>, responses((status = 200, description = "ok", body = Replayed), (status = 400, description = "an invalid filter: status, type or time", body = crate::error::ErrorBody), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody)))]
 async fn replay_matching(
     State(state): State<AppState>,
     Slug(slug): Slug,
