@@ -3,7 +3,7 @@ use std::process::Command;
 use anyhow::{Context as _, bail};
 
 /// What CI checks, in the order that fails fastest: formatting, lints, tests, the Helm chart, the
-/// dependency policy, then a short run of each fuzz target.
+/// dependency policy, then a short run of each fuzz target and of the API fuzzer.
 pub fn run() -> anyhow::Result<()> {
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&[
@@ -18,6 +18,7 @@ pub fn run() -> anyhow::Result<()> {
     crate::helm::run()?;
     crate::deny::run(&[])?;
     crate::fuzz::run(&["--seconds".into(), "15".into()])?;
+    crate::fuzz_api::run(&["--seconds".into(), "20".into()])?;
     Ok(())
 }
 

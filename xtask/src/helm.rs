@@ -171,31 +171,10 @@ fn helm(tools: &Path) -> anyhow::Result<PathBuf> {
 
 /// A virtualenv with kubernetes-validate (it carries the Kubernetes schemas: no network later).
 fn validator(tools: &Path) -> anyhow::Result<PathBuf> {
-    let venv = tools.join(format!("venv-{}", KUBERNETES_VALIDATE.replace("==", "-")));
-    let bin = venv.join("bin");
-    if bin.join("kubernetes-validate").is_file() {
-        return Ok(bin);
-    }
-    eprintln!("installing {KUBERNETES_VALIDATE} from PyPI");
-    run_tool(
-        Path::new("python3"),
-        &["-m".into(), "venv".into(), venv.display().to_string()],
-        None,
-    )?;
-    run_tool(
-        &bin.join("pip"),
-        &[
-            "install".into(),
-            "--quiet".into(),
-            "--disable-pip-version-check".into(),
-            KUBERNETES_VALIDATE.into(),
-        ],
-        None,
-    )?;
-    Ok(bin)
+    crate::tools::python_tool(tools, &[KUBERNETES_VALIDATE], "kubernetes-validate")
 }
 
-fn run_tool(program: &Path, args: &[String], dir: Option<&Path>) -> anyhow::Result<()> {
+pub(crate) fn run_tool(program: &Path, args: &[String], dir: Option<&Path>) -> anyhow::Result<()> {
     let mut command = Command::new(program);
     command.args(args);
     if let Some(dir) = dir {

@@ -6,11 +6,12 @@
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
 use crate::ci::cargo;
+use crate::server::Running;
 
 const TENANTS: usize = 4;
 
@@ -69,31 +70,7 @@ fn drive_peer(
     )
 }
 
-/// A process that is killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 impl Running {
-    /// Sends SIGTERM and waits for the exit.
-    fn stop(mut self) -> anyhow::Result<()> {
-        let pid = self.0.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if self.0.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!("process {pid} did not stop on SIGTERM")
-    }
-
     /// Resident memory now and at its peak, in MiB (Linux).
     fn memory_mib(&self) -> (f64, f64) {
         let status =
@@ -266,19 +243,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             .stderr(Stdio::piped())
             .spawn()
             .context("starting hookgate")?;
-        // Logs go to stderr; read the address from there.
-        let stderr = child.stderr.take().context("no stderr")?;
-        let mut lines = BufReader::new(stderr).lines();
-        let addr = loop {
-            let line = lines.next().context("hookgate exited before listening")??;
-            if line.contains("hookgate listening")
-                && let Some(i) = line.find("\"addr\":\"")
-            {
-                let rest = &line[i + 8..];
-                break rest[..rest.find('"').unwrap_or(rest.len())].to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let addr = crate::server::listening_address(&mut child)?;
         let server = Running(child);
         std::thread::sleep(Duration::from_secs(1));
         idle.push(server.memory_mib().0);

@@ -5,10 +5,13 @@ mod ci;
 mod deny;
 mod dev;
 mod fuzz;
+mod fuzz_api;
 mod helm;
 mod ingest;
 mod openapi;
 mod send;
+mod server;
+mod tools;
 
 use anyhow::bail;
 
@@ -17,7 +20,8 @@ usage: cargo xtask <task>
 
 tasks:
   ci      rustfmt check, clippy with warnings denied, the whole test suite, helm, cargo deny
-          (licenses, bans, sources) and a 15 s run of each fuzz target
+          (licenses, bans, sources), a 15 s run of each fuzz target and 20 s of fuzz-api per
+          class of operations
   deny    cargo deny check licenses bans sources against deny.toml; installs cargo-deny:
             cargo xtask deny [--advisories]   (advisories need GitHub reachable)
   bench   benchmarks (release builds):
@@ -36,6 +40,10 @@ tasks:
   fuzz    run the libFuzzer targets in fuzz/ (verify, decode, tenant_slug), seeded from the
           event fixtures; installs cargo-fuzz on first use:
             cargo xtask fuzz [--seconds 600] [verify|decode|tenant_slug ...]
+  fuzz-api
+          schemathesis (installed from PyPI on first use) against the served OpenAPI document,
+          every operation with real credentials: no 5xx, every answer as documented:
+            cargo xtask fuzz-api [--seconds 300]   (per class of operations)
   send    sign a Clerk event like Svix does and POST it to a running hookgate:
             cargo xtask send [<event-type|file>] [--tenant <slug>] [--secret whsec_...]
                              [--url <base or endpoint>] [--repeat N] [--id msg_...]
@@ -53,6 +61,7 @@ fn main() -> anyhow::Result<()> {
         Some("send") => send::run(&rest),
         Some("dev") => dev::run(&rest),
         Some("fuzz") => fuzz::run(&rest),
+        Some("fuzz-api") => fuzz_api::run(&rest),
         Some("deny") => deny::run(&rest),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
