@@ -58,6 +58,8 @@ pub struct SecretCipher {
     aead: Aes256Gcm,
     /// Keys being rotated out: they still decrypt, they never encrypt.
     previous: Vec<Aes256Gcm>,
+    /// Whether ciphertexts from before the binding (tenant only) still open.
+    accept_unbound: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,7 +88,16 @@ impl SecretCipher {
                 .iter()
                 .map(|k| Aes256Gcm::new(&Key::<Aes256Gcm>::from(k.0)))
                 .collect(),
+            accept_unbound: true,
         }
+    }
+
+    /// Whether ciphertexts written before secrets were bound to their kind and row (bound to
+    /// the tenant only) still open; [`SecretCipher::reencrypt`] reads them either way, so
+    /// `hookgate secrets rekey` can bind them.
+    pub fn accepting_unbound(mut self, accept: bool) -> Self {
+        self.accept_unbound = accept;
+        self
     }
 
     /// Encrypts `secret` for the row `to`: the magic, the nonce, then the ciphertext.
@@ -110,27 +121,41 @@ impl SecretCipher {
 
     /// Opens the secret stored in the row `at`, with the current key or a previous one.
     pub fn decrypt(&self, at: SealedRow, stored: &[u8]) -> Result<Secret, CipherError> {
-        let (aad, sealed) = match stored.strip_prefix(MAGIC) {
-            Some(sealed) => (binding(at).to_vec(), sealed),
-            // Written before secrets were bound to their row: bound to the tenant only.
-            None => (at.tenant_id.as_bytes().to_vec(), stored),
-        };
-        let (nonce, ciphertext) = sealed
-            .split_at_checked(NONCE_LEN)
-            .ok_or(CipherError::Decrypt)?;
-        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| CipherError::Decrypt)?;
-        let nonce = Nonce::from(nonce);
-        let payload = || Payload {
-            msg: ciphertext,
-            aad: &aad,
+        self.open(at, stored, self.accept_unbound)
+    }
+
+    fn open(&self, at: SealedRow, stored: &[u8], unbound: bool) -> Result<Secret, CipherError> {
+        let bound = stored
+            .strip_prefix(MAGIC)
+            .and_then(|sealed| self.open_with(&binding(at), sealed));
+        // An unbound ciphertext whose random nonce happens to begin like the marker is read as
+        // unbound too.
+        let key = match bound {
+            Some(key) => key,
+            None if unbound => self
+                .open_with(at.tenant_id.as_bytes(), stored)
+                .ok_or(CipherError::Decrypt)?,
+            None => return Err(CipherError::Decrypt),
         };
         // The plaintext moves into the `Secret`, which wipes it when dropped (and so does a
         // rejected one).
-        let key = std::iter::once(&self.aead)
-            .chain(&self.previous)
-            .find_map(|aead| aead.decrypt(&nonce, payload()).ok())
-            .ok_or(CipherError::Decrypt)?;
         Secret::from_bytes(key).map_err(|_| CipherError::InvalidKey)
+    }
+
+    /// The plaintext of `nonce ‖ ciphertext` under `aad`, with any of the keys.
+    fn open_with(&self, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        let (nonce, ciphertext) = sealed.split_at_checked(NONCE_LEN)?;
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+        let nonce = Nonce::from(nonce);
+        std::iter::once(&self.aead)
+            .chain(&self.previous)
+            .find_map(|aead| {
+                let payload = Payload {
+                    msg: ciphertext,
+                    aad,
+                };
+                aead.decrypt(&nonce, payload).ok()
+            })
     }
 
     /// Whether `stored` predates the binding to purpose and row (`hookgate secrets rekey`
@@ -139,10 +164,10 @@ impl SecretCipher {
         !stored.starts_with(MAGIC)
     }
 
-    /// Opens `stored` (with any key, bound or not) and encrypts it again under the current key,
-    /// bound to `at`.
+    /// Opens `stored` (with any key, bound or not, whatever `accept_unbound` says) and encrypts
+    /// it again under the current key, bound to `at`.
     pub fn reencrypt(&self, at: SealedRow, stored: &[u8]) -> Result<Vec<u8>, CipherError> {
-        self.encrypt(at, &self.decrypt(at, stored)?)
+        self.encrypt(at, &self.open(at, stored, true)?)
     }
 }
 
@@ -201,7 +226,15 @@ mod tests {
 
     /// A ciphertext as this version wrote it before secrets were bound to their row.
     fn unbound(cipher: &SecretCipher, tenant_id: Uuid, secret: &Secret) -> Vec<u8> {
-        let nonce = [9u8; NONCE_LEN];
+        unbound_with(cipher, tenant_id, secret, [9u8; NONCE_LEN])
+    }
+
+    fn unbound_with(
+        cipher: &SecretCipher,
+        tenant_id: Uuid,
+        secret: &Secret,
+        nonce: [u8; NONCE_LEN],
+    ) -> Vec<u8> {
         let payload = Payload {
             msg: secret.expose_bytes(),
             aad: tenant_id.as_bytes(),
@@ -271,12 +304,14 @@ mod tests {
     }
 
     #[test]
-    fn ciphertexts_from_before_the_binding_open_until_rekeyed_bound() {
+    fn unbound_ciphertexts_open_only_while_accepted_and_rekey_binds_them() {
         let secret = generate_secret().unwrap();
         let at = row(SealedKind::DestinationSecret);
         let old = unbound(&cipher(1), at.tenant_id, &secret);
         assert!(SecretCipher::is_unbound(&old));
         assert_eq!(cipher(1).decrypt(at, &old).unwrap(), secret);
+        let strict = cipher(1).accepting_unbound(false);
+        assert_eq!(strict.decrypt(at, &old), Err(CipherError::Decrypt));
         let other_tenant = SealedRow {
             tenant_id: Uuid::now_v7(),
             ..at
@@ -285,8 +320,15 @@ mod tests {
             cipher(1).decrypt(other_tenant, &old),
             Err(CipherError::Decrypt)
         );
-        let rekeyed = cipher(1).reencrypt(at, &old).unwrap();
+        // A random nonce that happens to begin like the marker is still read as unbound.
+        let mut nonce = [7u8; NONCE_LEN];
+        nonce[..4].copy_from_slice(MAGIC);
+        let lookalike = unbound_with(&cipher(1), at.tenant_id, &secret, nonce);
+        assert_eq!(cipher(1).decrypt(at, &lookalike).unwrap(), secret);
+        // Rekeying reads it even where unbound ciphertexts are refused.
+        let rekeyed = strict.reencrypt(at, &old).unwrap();
         assert!(!SecretCipher::is_unbound(&rekeyed));
+        assert_eq!(strict.decrypt(at, &rekeyed).unwrap(), secret);
         let as_signing_secret = SealedRow {
             kind: SealedKind::SigningSecret,
             ..at

@@ -95,7 +95,7 @@ impl Registry {
         if loaded.unbound > 0 {
             tracing::warn!(
                 unbound = loaded.unbound,
-                "stored signing secrets are bound to their tenant only, not to their purpose and row: run `hookgate secrets rekey`"
+                "stored signing secrets are bound to their tenant only, not to their kind and row: run `hookgate secrets rekey`, then set secrets.accept_unbound = false"
             );
         }
         Ok(registry)

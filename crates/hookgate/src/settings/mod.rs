@@ -181,6 +181,13 @@ pub struct SecretsSettings {
     /// has re-encrypted everything under `key`.
     #[serde(default)]
     pub previous_keys: Vec<Redacted>,
+    /// Whether ciphertexts written before secrets were bound to their kind and row still open.
+    #[serde(default = "accept_unbound_default")]
+    pub accept_unbound: bool,
+}
+
+fn accept_unbound_default() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

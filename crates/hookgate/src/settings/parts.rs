@@ -36,7 +36,8 @@ impl Settings {
             .map(|k| SecretsKey::parse(k.expose()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| anyhow::anyhow!("invalid settings: secrets.previous_keys: {err}"))?;
-        Ok(SecretCipher::with_previous(&self.secrets_key()?, &previous))
+        Ok(SecretCipher::with_previous(&self.secrets_key()?, &previous)
+            .accepting_unbound(self.secrets.accept_unbound))
     }
 
     pub fn admin_tokens(&self) -> anyhow::Result<AdminTokens> {
