@@ -256,8 +256,8 @@ impl Store {
         if backend == sea_orm::DbBackend::Postgres {
             // The tenant's row first: a delivery being stored holds a key-share lock on it, so
             // this waits for that delivery to commit and then deletes it with the rest; one
-            // that comes later finds no tenant and is not stored. (SQLite's single writer
-            // orders the two anyway.)
+            // that comes later skips the locked tenant as gone and is not stored. (SQLite's
+            // single writer orders the two anyway.)
             txn.execute_raw(Statement::from_sql_and_values(
                 backend,
                 "SELECT id FROM tenants WHERE id = $1 FOR UPDATE",
@@ -268,8 +268,10 @@ impl Store {
         for table in [
             "deliveries",
             "destinations",
-            "event_attempts",
+            // Events before their attempts: a worker failing one of the events meanwhile
+            // writes its attempt with the event's row locked, so it is in by then.
             "inbox_events",
+            "event_attempts",
             "users",
             "organizations",
             "organization_memberships",

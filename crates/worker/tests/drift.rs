@@ -1,6 +1,7 @@
 //! Drift end to end through a worker: every fixture with one field that is not a key field given a
 //! value of another JSON type is applied (done, not dead) and queued for the tenant's destination,
-//! on SQLite and PostgreSQL; an event whose key field is unusable dies, and is forwarded anyway.
+//! on SQLite and PostgreSQL; an event whose key field is unusable, or a delete that names no
+//! object, dies, and is forwarded anyway.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
 
@@ -10,6 +11,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hookgate_store::entities::inbox_event;
 use hookgate_store::entities::sync::user;
 use hookgate_store::{
     DeliveryQuery, InboxStatus, InsertOutcome, NewDestination, NewInboxEvent, Uuid,
@@ -17,6 +19,7 @@ use hookgate_store::{
 use hookgate_testkit::drift::{drifts, fixtures, replacements};
 use hookgate_testkit::{Backend, TestDb, on_both_backends};
 use hookgate_worker::{Backoff, Worker, WorkerSettings};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -72,6 +75,9 @@ async fn drifted_events_are_applied_and_forwarded(backend: Backend) {
         "data.updated_at".into(),
         broken.to_vec(),
     ));
+    // A delete that names no object cannot be applied either.
+    let nameless = br#"{"data":{"object":"user","deleted":true},"object":"event","type":"user.deleted","timestamp":1732890000000}"#;
+    events.push(("user.deleted".into(), "data.id".into(), nameless.to_vec()));
     let mut ids = Vec::new();
     for (n, (name, path, body)) in events.iter().enumerate() {
         let envelope: Value = serde_json::from_slice(body).unwrap();
@@ -109,7 +115,8 @@ async fn drifted_events_are_applied_and_forwarded(backend: Backend) {
     let worker = Worker::new(store.clone(), settings, Arc::new(Notify::new()));
     while worker.run_batch().await.unwrap().claimed > 0 {}
 
-    let broken_id = *ids.last().unwrap();
+    let broken_id = ids[ids.len() - 2];
+    let nameless_id = ids[ids.len() - 1];
     for ((name, path, _), id) in events.iter().zip(&ids) {
         let event = store.find_inbox_event(tenant, *id).await.unwrap().unwrap();
         if *id == broken_id {
@@ -123,6 +130,8 @@ async fn drifted_events_are_applied_and_forwarded(backend: Backend) {
                 "{:?}",
                 event.last_error
             );
+        } else if *id == nameless_id {
+            assert_eq!(event.status, InboxStatus::Dead, "a delete naming nothing");
         } else {
             assert_eq!(
                 event.status,
@@ -170,5 +179,56 @@ async fn drifted_events_are_applied_and_forwarded(backend: Backend) {
         with_warnings += usize::from(!event.decode_warnings().is_empty());
     }
     assert!(with_warnings > 0, "warnings are stored with the events");
+
+    // Replayed, an event is decoded afresh: warnings a former decoder stored do not outlive it.
+    let mut clean = None;
+    for id in &ids {
+        let event = store.find_inbox_event(tenant, *id).await.unwrap().unwrap();
+        if event.status == InboxStatus::Done && event.decode_warnings().is_empty() {
+            clean = Some(*id);
+            break;
+        }
+    }
+    let clean = clean.expect("some drift is of a type the field takes");
+    let db_conn = sea_orm::Database::connect(db.url()).await.unwrap();
+    inbox_event::Entity::update_many()
+        .col_expr(
+            inbox_event::Column::Warnings,
+            Expr::value(r#"[{"path":"data.stale","message":"from a former decoder"}]"#),
+        )
+        .filter(inbox_event::Column::Id.eq(clean))
+        .exec(&db_conn)
+        .await
+        .unwrap();
+    let before = store
+        .find_inbox_event(tenant, clean)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        before
+            .decode_warnings()
+            .iter()
+            .any(|w| w.path == "data.stale")
+    );
+    assert_eq!(
+        store.replay_inbox_events(tenant, &[clean]).await.unwrap(),
+        1
+    );
+    while worker.run_batch().await.unwrap().claimed > 0 {}
+    let after = store
+        .find_inbox_event(tenant, clean)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.status, InboxStatus::Done);
+    assert!(
+        after
+            .decode_warnings()
+            .iter()
+            .all(|w| w.path != "data.stale"),
+        "{:?}",
+        after.decode_warnings()
+    );
     store.close().await;
 }

@@ -172,7 +172,12 @@ async fn apply_in(
         }
     }
     let ids: Vec<Uuid> = outcomes.iter().map(|(id, _)| *id).collect();
-    let finished = queue::finish_done::<Inbox>(txn, owner, ids, now).await?;
+    // Warnings of an earlier application (a replay after a fix) go; this one's are set below.
+    let no_warnings = vec![(
+        inbox_event::Column::Warnings,
+        Expr::value(Option::<String>::None),
+    )];
+    let finished = queue::finish_done::<Inbox>(txn, owner, ids, now, no_warnings).await?;
     if finished != outcomes.len() as u64 {
         // A lease ran out and another worker holds the event: sort it out one by one.
         return Ok(None);
@@ -194,49 +199,29 @@ async fn process_one(
 ) -> Result<Outcome, StoreError> {
     let inbox = &item.inbox;
     let now = Utc::now();
-    let (event, data) = match item.decoded {
+    let (event, data) = match &item.decoded {
         Ok(decoded) => decoded,
-        // Retrying cannot make a body decode; its deliveries go out all the same, since routing
-        // needs only the envelope's type.
-        Err(reason) => {
-            let savepoint = txn.begin().await?;
-            let queued = crate::deliveries::enqueue(
-                &savepoint,
-                inbox.tenant_id,
-                inbox.id,
-                &item.forward_to,
-                now,
-            )
-            .await;
-            if let Err(err) = queued {
-                savepoint.rollback().await?;
-                let error = format!("queueing its deliveries failed: {err}");
-                return fail(txn, owner, inbox, error, Some(policy), now).await;
-            }
-            let outcome = fail(&savepoint, owner, inbox, reason, None, now).await?;
-            if outcome == Outcome::LeaseLost {
-                savepoint.rollback().await?;
-            } else {
-                savepoint.commit().await?;
-            }
-            return Ok(outcome);
-        }
+        // Retrying cannot make a body decode.
+        Err(reason) => return dead_but_forwarded(txn, owner, &item, reason.clone(), policy).await,
     };
     let savepoint = txn.begin().await?;
     let source = sync::Source {
         event_id: inbox.id,
         svix_id: &inbox.svix_id,
     };
-    let applied = match sync::apply_event(&savepoint, inbox.tenant_id, source, &event, &data).await
-    {
+    let applied = match sync::apply_event(&savepoint, inbox.tenant_id, source, event, data).await {
         Ok(applied) => applied,
         Err(err) => {
             savepoint.rollback().await?;
-            let retry = match err {
-                ApplyError::NoEntity => None,
-                ApplyError::Store(_) => Some(policy),
+            return match err {
+                // A delete that names nothing: retrying cannot help either.
+                ApplyError::NoEntity => {
+                    dead_but_forwarded(txn, owner, &item, err.to_string(), policy).await
+                }
+                ApplyError::Store(_) => {
+                    fail(txn, owner, inbox, err.to_string(), Some(policy), now).await
+                }
             };
-            return fail(txn, owner, inbox, err.to_string(), retry, now).await;
         }
     };
     // A destination deleted since the worker routed the event fails this insert: the event is
@@ -252,7 +237,7 @@ async fn process_one(
     let done = Finish::Done { attempts: None };
     let warnings = vec![(
         inbox_event::Column::Warnings,
-        Expr::value(warnings_text(&event)),
+        Expr::value(warnings_text(event)),
     )];
     if queue::finish_row::<Inbox>(&savepoint, owner, inbox.id, &done, now, warnings).await? {
         savepoint.commit().await?;
@@ -262,6 +247,36 @@ async fn process_one(
         savepoint.rollback().await?;
         Ok(Outcome::LeaseLost)
     }
+}
+
+/// An event that can never be applied is dead, and its deliveries go out all the same: routing
+/// needs only the envelope's type, and a destination gets what Clerk sent, whatever hookgate
+/// makes of it. Both happen in a savepoint of their own.
+async fn dead_but_forwarded(
+    txn: &sea_orm::DatabaseTransaction,
+    owner: &str,
+    item: &Prepared,
+    reason: String,
+    policy: &dyn RetryPolicy,
+) -> Result<Outcome, StoreError> {
+    let inbox = &item.inbox;
+    let now = Utc::now();
+    let savepoint = txn.begin().await?;
+    let queued =
+        crate::deliveries::enqueue(&savepoint, inbox.tenant_id, inbox.id, &item.forward_to, now)
+            .await;
+    if let Err(err) = queued {
+        savepoint.rollback().await?;
+        let error = format!("queueing its deliveries failed: {err}");
+        return fail(txn, owner, inbox, error, Some(policy), now).await;
+    }
+    let outcome = fail(&savepoint, owner, inbox, reason, None, now).await?;
+    if outcome == Outcome::LeaseLost {
+        savepoint.rollback().await?;
+    } else {
+        savepoint.commit().await?;
+    }
+    Ok(outcome)
 }
 
 /// The event's decode warnings as stored: a JSON array, or `NULL` when there are none.

@@ -99,7 +99,9 @@ impl Store {
     /// batch size and took 35 ms for 27 rows here.) A row is inserted only while its tenant
     /// exists, and the check holds a key-share lock on the tenant until the commit, so a tenant
     /// deleted at the same moment (which locks its row first) either waits for this batch and
-    /// deletes its rows too, or is gone before the check.
+    /// deletes its rows too, or counts as gone: a tenant locked for deletion is skipped rather
+    /// than waited for, so a long delete never holds up the one writer, and every other tenant's
+    /// deliveries behind it. (Settings changes take a weaker lock that does not conflict.)
     async fn insert_rows_postgres(&self, rows: Vec<Row>) -> Result<HashSet<Uuid>, StoreError> {
         use sea_orm::sqlx;
         const INSERT: &str = "INSERT INTO inbox_events (id, tenant_id, svix_id, event_type, \
@@ -115,7 +117,8 @@ impl Store {
              AS t(id, tenant_id, svix_id, event_type, instance_id, event_timestamp_ms, \
                received_at, body, status, next_attempt_at, last_error, processed_at, \
                trace_parent, body_sha256, ord) \
-             WHERE EXISTS (SELECT 1 FROM tenants x WHERE x.id = t.tenant_id FOR KEY SHARE) \
+             WHERE EXISTS (SELECT 1 FROM tenants x WHERE x.id = t.tenant_id \
+               FOR KEY SHARE SKIP LOCKED) \
              ORDER BY ord \
              ON CONFLICT (tenant_id, svix_id) DO NOTHING RETURNING id";
         let n = rows.len();

@@ -359,15 +359,16 @@ pub(crate) async fn finish_row<T: QueueTable>(
     Ok(res.rows_affected == 1)
 }
 
-/// Marks every row of `ids` done in one statement, where `owner` still holds the lease; returns
-/// how many it changed (fewer than `ids` means some lease was lost).
+/// Marks every row of `ids` done in one statement, where `owner` still holds the lease, with the
+/// `extra` columns; returns how many it changed (fewer than `ids` means some lease was lost).
 pub(crate) async fn finish_done<T: QueueTable>(
     db: &impl ConnectionTrait,
     owner: &str,
     ids: Vec<Uuid>,
     now: DateTime<Utc>,
+    extra: Vec<(Column<T>, SimpleExpr)>,
 ) -> Result<u64, StoreError> {
-    let res = finish_update::<T>(&Finish::Done { attempts: None }, now, Vec::new())
+    let res = finish_update::<T>(&Finish::Done { attempts: None }, now, extra)
         .filter(T::ID.is_in(ids))
         .filter(T::LEASE_OWNER.eq(owner))
         .exec(db)
