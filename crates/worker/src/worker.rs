@@ -103,6 +103,8 @@ impl Worker {
             })
             .collect();
         let forwards = batch.iter().any(|p| !p.forward_to.is_empty());
+        let warned: std::collections::HashMap<_, _> =
+            batch.iter().filter_map(warning_labels).collect();
         batch.sort_by_cached_key(apply_order);
         let outcomes = self
             .store
@@ -122,6 +124,19 @@ impl Worker {
                 };
                 metrics::histogram!("hookgate_processing_lag_seconds").record(seconds(*emitted));
                 metrics::histogram!("hookgate_queue_wait_seconds").record(seconds(*received));
+            }
+            // Counted once per applied event, not per attempt.
+            if matches!(outcome, Outcome::Done(_))
+                && let Some((event_type, fields)) = warned.get(&id)
+            {
+                for field in fields {
+                    metrics::counter!(
+                        "hookgate_decode_warnings_total",
+                        "event_type" => event_type.clone(),
+                        "field" => field.clone(),
+                    )
+                    .increment(1);
+                }
             }
             match outcome {
                 Outcome::Done(_) => report.done += 1,
@@ -186,6 +201,21 @@ fn apply_order(prepared: &Prepared) -> (Uuid, Option<(EntityKind, String)>) {
     (prepared.inbox.tenant_id, entity)
 }
 
+/// The labels of an event's decode warnings: known types and field paths without list
+/// positions, a bounded set.
+fn warning_labels(prepared: &Prepared) -> Option<(Uuid, (String, Vec<String>))> {
+    let (event, _) = prepared.decoded.as_ref().ok()?;
+    if event.warnings.is_empty() {
+        return None;
+    }
+    let event_type = match event.event_type.kind() {
+        Some(_) => event.event_type.as_str().to_owned(),
+        None => "unknown".to_owned(),
+    };
+    let fields = event.warnings.iter().map(|w| w.field()).collect();
+    Some((prepared.inbox.id, (event_type, fields)))
+}
+
 fn prepare(inbox: InboxEvent) -> Prepared {
     let decoded = decode(&inbox.body);
     let span = tracing::info_span!(
@@ -198,27 +228,14 @@ fn prepare(inbox: InboxEvent) -> Prepared {
         attempt = inbox.attempts + 1,
         outcome = tracing::field::Empty,
     );
-    if let Ok((event, _)) = &decoded {
-        for warning in &event.warnings {
-            // Known types and field paths without list positions: a bounded set of labels.
-            let event_type = match event.event_type.kind() {
-                Some(_) => event.event_type.as_str().to_owned(),
-                None => "unknown".to_owned(),
-            };
-            metrics::counter!(
-                "hookgate_decode_warnings_total",
-                "event_type" => event_type,
-                "field" => warning.field(),
-            )
-            .increment(1);
-        }
-        if !event.warnings.is_empty() {
-            tracing::warn!(
-                inbox_id = %inbox.id,
-                warnings = %event.warnings.iter().map(|w| w.path.as_str()).collect::<Vec<_>>().join(", "),
-                "fields of unexpected types read as absent"
-            );
-        }
+    if let Ok((event, _)) = &decoded
+        && !event.warnings.is_empty()
+    {
+        tracing::warn!(
+            inbox_id = %inbox.id,
+            warnings = %event.warnings.iter().map(|w| w.path.as_str()).collect::<Vec<_>>().join(", "),
+            "fields of unexpected types read as absent"
+        );
     }
     if let Ok((event, _)) = &decoded
         && let Some(entity) = event.entity()
