@@ -167,15 +167,19 @@ pub(crate) fn read<T: DeserializeOwned>(
     ))
 }
 
-/// Whether a failing path is, or holds, a field the sync keys on. The root and anything that
-/// cannot be named by object keys alone (list positions, enum variants) count as key: they
-/// cannot be set aside without losing the object.
+/// Whether a failing path is, or holds, a field the sync keys on. The root counts as key, and
+/// so does a list position in the root or in an object that holds a key (serde reads a struct
+/// from a list by position, so its elements may be the key itself); enum variants cannot be set
+/// aside without losing the object. Inside a list of their own (`email_addresses[0].id`), names
+/// are no longer the object's keys.
 fn is_key(path: &[Segment], keys: &[&[&str]]) -> bool {
     let mut names = Vec::with_capacity(path.len());
     for segment in path {
         match segment {
             Segment::Map { key } => names.push(key.as_str()),
-            Segment::Seq { .. } => return false,
+            Segment::Seq { .. } => {
+                return names.is_empty() || keys.iter().any(|key| key.starts_with(&names));
+            }
             Segment::Enum { .. } | Segment::Unknown => return true,
         }
     }
@@ -251,4 +255,29 @@ pub(crate) fn map<T>(
     wrap: impl FnOnce(Box<T>) -> crate::EventData,
 ) -> (crate::EventData, Vec<DecodeWarning>) {
     (wrap(Box::new(value)), warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(key: &str) -> Segment {
+        Segment::Map { key: key.into() }
+    }
+
+    const KEYS: &[&[&str]] = &[&["id"], &["payer", "user_id"]];
+
+    #[test]
+    fn list_positions_are_key_where_a_key_could_stand() {
+        let seq = Segment::Seq { index: 0 };
+        assert!(is_key(&[], KEYS));
+        assert!(is_key(&[map("id")], KEYS));
+        assert!(is_key(&[map("payer")], KEYS));
+        assert!(!is_key(&[map("payer"), map("email")], KEYS));
+        assert!(is_key(std::slice::from_ref(&seq), KEYS));
+        assert!(is_key(&[map("payer"), seq.clone()], KEYS));
+        assert!(!is_key(&[map("items"), seq.clone()], KEYS));
+        assert!(!is_key(&[map("items"), seq, map("id")], KEYS));
+        assert!(is_key(&[map("kind"), Segment::Unknown], KEYS));
+    }
 }

@@ -75,18 +75,36 @@ pub fn drifts(body: &[u8]) -> Vec<Drift> {
             );
         }
     }
+    drifted(&envelope, places)
+}
+
+/// Every drift of the key fields of one envelope and of the objects that hold them (`data`
+/// itself included): what the sync must either refuse or read exactly as before. `null` is left
+/// out: for an optional owner it is a value, not drift.
+pub fn key_drifts(body: &[u8]) -> Vec<Drift> {
+    let envelope: Value = serde_json::from_slice(body).expect("fixtures are JSON");
+    let mut places = Vec::new();
+    if let Some(data) = envelope.get("data") {
+        collect_keys(data, &mut vec![Step::Key("data".into())], &mut places);
+    }
+    let mut drifts = drifted(&envelope, places);
+    drifts.retain(|drift| !drift.replacement.is_null());
+    drifts
+}
+
+fn drifted(envelope: &Value, places: Vec<(Vec<Step>, Value)>) -> Vec<Drift> {
     let mut drifts = Vec::new();
     for (path, original) in places {
         for replacement in replacements() {
             if same_type(&original, &replacement) {
                 continue;
             }
-            let mut drifted = envelope.clone();
-            *at(&mut drifted, &path) = replacement.clone();
+            let mut changed = envelope.clone();
+            *at(&mut changed, &path) = replacement.clone();
             drifts.push(Drift {
                 path: render(&path),
                 replacement,
-                body: serde_json::to_vec(&drifted).unwrap(),
+                body: serde_json::to_vec(&changed).unwrap(),
             });
         }
     }
@@ -121,6 +139,21 @@ fn collect(value: &Value, path: &mut Vec<Step>, in_data: bool, out: &mut Vec<(Ve
             }
         }
         _ => {}
+    }
+}
+
+/// The key fields below `value` and their ancestors, `value` itself included.
+fn collect_keys(value: &Value, path: &mut Vec<Step>, out: &mut Vec<(Vec<Step>, Value)>) {
+    if !holds_key(path) {
+        return;
+    }
+    out.push((path.clone(), value.clone()));
+    if let Value::Object(map) = value {
+        for (key, child) in map {
+            path.push(Step::Key(key.clone()));
+            collect_keys(child, path, out);
+            path.pop();
+        }
     }
 }
 
