@@ -178,13 +178,21 @@ impl EventFilter {
         &self.0
     }
 
+    /// `?` stands for one character, as in the database's GLOB and LIKE that list events by
+    /// the same filter; an unknown type may hold characters beyond ASCII.
     pub fn matches(&self, event_type: &EventType) -> bool {
-        glob(self.0.as_bytes(), event_type.as_str().as_bytes())
+        let text = event_type.as_str();
+        if text.is_ascii() {
+            glob(self.0.as_bytes(), text.as_bytes())
+        } else {
+            glob(self.0.as_bytes(), &text.chars().collect::<Vec<_>>())
+        }
     }
 }
 
 /// Iterative glob matching with one backtrack point: linear in practice, never exponential.
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
+/// The pattern is ASCII (see [`EventFilter::parse`]); the text is bytes or characters.
+fn glob<T: Copy + PartialEq + From<u8>>(pattern: &[u8], text: &[T]) -> bool {
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
@@ -193,7 +201,7 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
                 star = Some((p, t));
                 p += 1;
             }
-            Some(&c) if c == b'?' || c == text[t] => {
+            Some(&c) if c == b'?' || T::from(c) == text[t] => {
                 p += 1;
                 t += 1;
             }
@@ -256,6 +264,9 @@ mod tests {
             "subscriptionItem.freeTrialEnding"
         ));
         assert!(!matches("user.created", "user.created.extra"));
+        // One character, not one byte.
+        assert!(matches("caf?.created", "café.created"));
+        assert!(!matches("caf??.created", "café.created"));
         assert!(EventFilter::parse("").is_err());
         assert!(EventFilter::parse("user/*").is_err());
     }

@@ -11,7 +11,7 @@ use hookgate_testkit::{Backend, TestDb, on_both_backends};
 
 on_both_backends!(type_globs_match_as_the_filter_does);
 
-const TYPES: [&str; 9] = [
+const TYPES: [&str; 10] = [
     "user.created",
     "user.updated",
     "userx.created",
@@ -21,6 +21,7 @@ const TYPES: [&str; 9] = [
     "session.ended",
     "role_x.created",
     "rolexx.created",
+    "café.created",
 ];
 
 async fn type_globs_match_as_the_filter_does(backend: Backend) {
@@ -50,6 +51,8 @@ async fn type_globs_match_as_the_filter_does(backend: Backend) {
         "session.???",
         "role_x.*",
         "rolexx.*",
+        "caf?.created",
+        "caf??.created",
         "*",
     ] {
         let filter = EventFilter::parse(glob).unwrap();
