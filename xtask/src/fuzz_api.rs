@@ -93,7 +93,14 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         ("tenant", Some(&key)),
         ("admin", Some(&token)),
     ] {
-        if !schemathesis(&st, &schema, tag, credential.map(String::as_str), seconds)? {
+        if !schemathesis(
+            &st,
+            &scratch,
+            &schema,
+            tag,
+            credential.map(String::as_str),
+            seconds,
+        )? {
             failed.push(tag);
         }
     }
@@ -113,6 +120,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 /// in errors of schemathesis's own (not failures of hookgate) is tried once more.
 fn schemathesis(
     st: &Path,
+    scratch: &Path,
     schema: &str,
     tag: &str,
     credential: Option<&str>,
@@ -120,6 +128,8 @@ fn schemathesis(
 ) -> anyhow::Result<bool> {
     for attempt in 1..=2 {
         let mut command = Command::new(st);
+        // Its cache of crashes goes in the scratch folder, not the repository.
+        command.current_dir(scratch);
         command.args([
             "run",
             schema,
