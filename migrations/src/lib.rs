@@ -15,6 +15,7 @@ mod m20261129_000010_create_destinations;
 mod m20261201_000011_add_inbox_warnings;
 mod m20261201_000012_add_inbox_body_hash;
 mod m20261201_000013_add_sync_tiebreak;
+mod m20261201_000014_create_jobs;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_add_inbox_warnings::Migration),
             Box::new(m20261201_000012_add_inbox_body_hash::Migration),
             Box::new(m20261201_000013_add_sync_tiebreak::Migration),
+            Box::new(m20261201_000014_create_jobs::Migration),
         ]
     }
 }

@@ -145,6 +145,28 @@ impl<'de> Deserialize<'de> for EventType {
     }
 }
 
+impl EventType {
+    /// The event Clerk sends when an object of `kind` is created.
+    pub fn created(kind: EntityKind) -> Self {
+        match kind {
+            EntityKind::User => Self::UserCreated,
+            EntityKind::Session => Self::SessionCreated,
+            EntityKind::Organization => Self::OrganizationCreated,
+            EntityKind::OrganizationMembership => Self::OrganizationMembershipCreated,
+            EntityKind::OrganizationInvitation => Self::OrganizationInvitationCreated,
+            EntityKind::OrganizationDomain => Self::OrganizationDomainCreated,
+            EntityKind::Role => Self::RoleCreated,
+            EntityKind::Permission => Self::PermissionCreated,
+            EntityKind::Email => Self::EmailCreated,
+            EntityKind::Sms => Self::SmsCreated,
+            EntityKind::WaitlistEntry => Self::WaitlistEntryCreated,
+            EntityKind::Subscription => Self::SubscriptionCreated,
+            EntityKind::SubscriptionItem => Self::SubscriptionItemCreated,
+            EntityKind::PaymentAttempt => Self::PaymentAttemptCreated,
+        }
+    }
+}
+
 /// A glob over event types, for routing: `*` matches any run of characters (dots included),
 /// `?` any one character. `user.*`, `organization*.*`, `*.deleted`, `*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,6 +254,10 @@ mod tests {
             let json = serde_json::to_string(known).unwrap();
             assert_eq!(&serde_json::from_str::<EventType>(&json).unwrap(), known);
             assert!(known.kind().is_some());
+            let kind = known.kind().unwrap();
+            let created = EventType::created(kind);
+            assert_eq!(created.kind(), Some(kind), "{created}");
+            assert!(created.as_str().ends_with(".created") && !created.is_delete());
         }
     }
 

@@ -386,3 +386,28 @@ fn timestamps_in_seconds_are_normalised() {
         event
     );
 }
+
+/// An object as the Backend API lists it reads as its webhook does: the same object, owners and
+/// version (`updated_at`), never a delete.
+#[test]
+fn listed_objects_read_as_their_events_do() {
+    for known in EventType::KNOWN {
+        if known.is_delete() {
+            continue;
+        }
+        let body = fixture(known.as_str());
+        let event = ClerkEvent::decode(&body).unwrap();
+        let envelope: Value = serde_json::from_slice(&body).unwrap();
+        let data = serde_json::value::to_raw_value(&envelope["data"]).unwrap();
+        let kind = known.kind().unwrap();
+        let listed =
+            ClerkEvent::from_listed(kind, &data).unwrap_or_else(|e| panic!("{known}: {e}"));
+        assert_eq!(listed.entity(), event.entity(), "{known}");
+        assert!(!listed.is_delete(), "{known}");
+        let updated_at = envelope["data"]["updated_at"].as_i64();
+        assert_eq!(listed.version(), updated_at.unwrap_or(0), "{known}");
+        if updated_at.is_some() {
+            assert_eq!(listed.version(), event.version(), "{known}");
+        }
+    }
+}

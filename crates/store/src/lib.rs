@@ -5,6 +5,7 @@
 //! `sea_orm`: they get the records and errors defined here.
 
 mod api_keys;
+mod clerk_keys;
 mod connection;
 mod deliveries;
 mod destinations;
@@ -12,11 +13,13 @@ pub mod entities;
 mod error;
 mod group_commit;
 mod inbox;
+mod jobs;
 pub mod queue;
 mod reads;
 pub mod sync;
 mod tenants;
 
+pub use clerk_keys::ClerkKey;
 pub use connection::{Backend, DatabaseOptions, PoolUsage, Store};
 pub use deliveries::{Attempt, DeliveryBacklog, DeliveryJob, DeliveryOutcome, DeliveryQuery};
 pub use destinations::{DestinationPatch, NewDestination};
@@ -32,6 +35,10 @@ pub use error::StoreError;
 pub use group_commit::{GroupCommitOptions, InboxWriter, InboxWriterTask, SubmitError};
 pub use inbox::{
     EventQuery, InboxSummary, InsertOutcome, NewInboxEvent, Outcome, Prepared, QueueStats,
+};
+pub use jobs::{
+    Cancelled, Job, JobAlreadyOpen, JobEnd, JobProgress, JobState, JobType, KindProgress,
+    ListedPage, PageCounts,
 };
 pub use queue::{Backlog, RetryPolicy};
 pub use reads::{Page, SyncQuery, SyncTable, SyncedRow, SyncedUser, UserFilter};

@@ -407,3 +407,19 @@ where
     let rows = db.execute(&insert).await?.rows_affected();
     Ok(rows > 0)
 }
+
+/// The sync table that holds objects of `kind`; `None` for kinds hookgate does not sync.
+pub(crate) fn table_of(kind: EntityKind) -> Option<&'static str> {
+    Some(match kind {
+        EntityKind::User => user::Entity.table_name(),
+        EntityKind::Session => session::Entity.table_name(),
+        EntityKind::Organization => organization::Entity.table_name(),
+        EntityKind::OrganizationMembership => organization_membership::Entity.table_name(),
+        EntityKind::OrganizationInvitation => organization_invitation::Entity.table_name(),
+        EntityKind::OrganizationDomain => organization_domain::Entity.table_name(),
+        EntityKind::Role => role::Entity.table_name(),
+        EntityKind::Permission => permission::Entity.table_name(),
+        EntityKind::WaitlistEntry => waitlist_entry::Entity.table_name(),
+        _ => return None,
+    })
+}

@@ -196,6 +196,8 @@ pub enum SealedKind {
     SigningSecret,
     /// A destination's signing secret (`destinations`).
     DestinationSecret,
+    /// A tenant's Clerk secret key (`tenant_clerk_keys`; the row is the tenant's).
+    ClerkKey,
 }
 
 /// Changes to a tenant's settings: `None` leaves a setting alone, `Some(None)` clears an override.
@@ -283,6 +285,8 @@ impl Store {
             "waitlist_entries",
             "api_keys",
             "tenant_secrets",
+            "jobs",
+            "tenant_clerk_keys",
         ] {
             txn.execute_raw(Statement::from_sql_and_values(
                 backend,
@@ -296,14 +300,14 @@ impl Store {
         Ok(())
     }
 
-    /// Rewrites every stored secret (tenant signing secrets and destination secrets) with
+    /// Rewrites every stored secret (tenant signing secrets, destination secrets and Clerk keys) with
     /// `reseal(row, ciphertext)`, in one transaction: all are rewritten, or none when `reseal`
     /// fails for any (its error is returned). Returns how many were rewritten.
     pub async fn reseal_secrets<E>(
         &self,
         reseal: impl Fn(SealedRow, &[u8]) -> Result<Vec<u8>, E>,
     ) -> Result<Result<u64, E>, StoreError> {
-        use crate::entities::destination;
+        use crate::entities::{destination, tenant_clerk_key};
         use sea_orm::TransactionTrait as _;
         let txn = self.writer.begin().await?;
         let mut count = 0;
@@ -337,6 +341,23 @@ impl Store {
             destination::Entity::update_many()
                 .col_expr(destination::Column::Ciphertext, Expr::value(sealed))
                 .filter(destination::Column::Id.eq(row.id))
+                .exec(&txn)
+                .await?;
+            count += 1;
+        }
+        for row in tenant_clerk_key::Entity::find().all(&txn).await? {
+            let sealed = SealedRow {
+                kind: SealedKind::ClerkKey,
+                tenant_id: row.tenant_id,
+                row_id: row.tenant_id,
+            };
+            let sealed = match reseal(sealed, &row.ciphertext) {
+                Ok(sealed) => sealed,
+                Err(err) => return Ok(Err(err)),
+            };
+            tenant_clerk_key::Entity::update_many()
+                .col_expr(tenant_clerk_key::Column::Ciphertext, Expr::value(sealed))
+                .filter(tenant_clerk_key::Column::TenantId.eq(row.tenant_id))
                 .exec(&txn)
                 .await?;
             count += 1;

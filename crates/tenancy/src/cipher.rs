@@ -179,6 +179,7 @@ fn binding(row: SealedRow) -> [u8; 38] {
     aad[5] = match row.kind {
         SealedKind::SigningSecret => b's',
         SealedKind::DestinationSecret => b'd',
+        SealedKind::ClerkKey => b'k',
     };
     aad[6..22].copy_from_slice(row.tenant_id.as_bytes());
     aad[22..].copy_from_slice(row.row_id.as_bytes());

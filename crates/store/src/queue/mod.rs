@@ -21,7 +21,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-pub use tables::{Deliveries, Inbox};
+pub use tables::{Deliveries, Inbox, Jobs};
 
 use crate::entities::queue_status::QueueStatus;
 use crate::inbox::storable_text;
@@ -152,10 +152,27 @@ impl<T: QueueTable> Queue<'_, T> {
         lease: Duration,
     ) -> Result<Vec<<T::Entity as EntityTrait>::Model>, StoreError> {
         let writer = &self.store.writer;
-        let statement = claim_statement::<T>(writer.get_database_backend(), owner, limit, lease);
+        let statement =
+            claim_statement::<T>(writer.get_database_backend(), owner, limit, lease, None);
         Ok(T::Entity::find()
             .from_raw_sql(statement)
             .all(writer)
+            .await?)
+    }
+
+    /// Leases the row `id` to `owner` if it is due and nobody else holds it.
+    pub async fn claim_id(
+        &self,
+        owner: &str,
+        id: Uuid,
+        lease: Duration,
+    ) -> Result<Option<<T::Entity as EntityTrait>::Model>, StoreError> {
+        let writer = &self.store.writer;
+        let statement =
+            claim_statement::<T>(writer.get_database_backend(), owner, 1, lease, Some(id));
+        Ok(T::Entity::find()
+            .from_raw_sql(statement)
+            .one(writer)
             .await?)
     }
 
@@ -376,6 +393,30 @@ pub(crate) async fn finish_done<T: QueueTable>(
     Ok(res.rows_affected)
 }
 
+/// Extends `owner`'s lease on row `id` by `lease` from now, changing the `extra` columns with
+/// it; `false` when the lease is no longer `owner`'s (taken over, or the row was cancelled).
+pub(crate) async fn renew<T: QueueTable>(
+    db: &impl ConnectionTrait,
+    owner: &str,
+    id: Uuid,
+    lease: Duration,
+    extra: Vec<(Column<T>, SimpleExpr)>,
+) -> Result<bool, StoreError> {
+    let until =
+        Utc::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30));
+    let mut update = T::Entity::update_many().col_expr(T::LEASE_UNTIL, Expr::value(Some(until)));
+    for (column, value) in extra {
+        update = update.col_expr(column, value);
+    }
+    let res = update
+        .filter(T::ID.eq(id))
+        .filter(T::LEASE_OWNER.eq(owner))
+        .filter(T::STATUS.is_in([QueueStatus::Pending, QueueStatus::Failed]))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 /// Puts a tenant's selected rows, also matching `condition`, back to pending; `extra` columns
 /// change with them.
 pub(crate) async fn replay_rows<T: QueueTable>(
@@ -424,6 +465,7 @@ fn claim_statement<T: QueueTable>(
     owner: &str,
     limit: u64,
     lease: Duration,
+    only: Option<Uuid>,
 ) -> Statement {
     let table = T::Entity::default().table_name();
     let id = T::ID.as_str();
@@ -439,10 +481,17 @@ fn claim_statement<T: QueueTable>(
         _ => ("", ["?1", "?2", "?3", "?4"]),
     };
     let (pending, failed) = (QueueStatus::Pending.as_str(), QueueStatus::Failed.as_str());
-    let claimable = match T::CLAIMABLE_SQL {
+    let mut claimable = match T::CLAIMABLE_SQL {
         "" => String::new(),
         condition => format!("AND {condition}"),
     };
+    if only.is_some() {
+        let p5 = match backend {
+            DbBackend::Postgres => "$5",
+            _ => "?5",
+        };
+        claimable.push_str(&format!(" AND {id} = {p5}"));
+    }
     let sql = format!(
         "UPDATE {table} SET {lease_owner} = {p1}, {lease_until} = {p2} \
          WHERE {id} IN (SELECT {id} FROM {table} \
@@ -451,14 +500,14 @@ fn claim_statement<T: QueueTable>(
            ORDER BY {next_attempt_at} LIMIT {p4} {skip_locked}) \
          RETURNING *"
     );
-    Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
-            owner.into(),
-            leased_until.into(),
-            now.into(),
-            i64::try_from(limit).unwrap_or(i64::MAX).into(),
-        ],
-    )
+    let mut values: Vec<sea_orm::Value> = vec![
+        owner.into(),
+        leased_until.into(),
+        now.into(),
+        i64::try_from(limit).unwrap_or(i64::MAX).into(),
+    ];
+    if let Some(only) = only {
+        values.push(only.into());
+    }
+    Statement::from_sql_and_values(backend, sql, values)
 }

@@ -1,7 +1,7 @@
 //! The queue tables: which column of each plays which part.
 
 use super::{QueueTable, sealed::Sealed};
-use crate::entities::{delivery, inbox_event};
+use crate::entities::{delivery, inbox_event, job};
 
 /// The inbox: verified deliveries waiting to be applied.
 #[derive(Debug, Clone, Copy)]
@@ -11,8 +11,13 @@ pub struct Inbox;
 #[derive(Debug, Clone, Copy)]
 pub struct Deliveries;
 
+/// Backfill and reconcile jobs: long runs that renew their lease at every checkpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Jobs;
+
 impl Sealed for Inbox {}
 impl Sealed for Deliveries {}
+impl Sealed for Jobs {}
 
 impl QueueTable for Inbox {
     type Entity = inbox_event::Entity;
@@ -46,4 +51,20 @@ impl QueueTable for Deliveries {
     // destination is enabled again.
     const CLAIMABLE_SQL: &'static str = "EXISTS (SELECT 1 FROM destinations d \
          WHERE d.id = deliveries.destination_id AND d.enabled)";
+}
+
+impl QueueTable for Jobs {
+    type Entity = job::Entity;
+    const ID: job::Column = job::Column::Id;
+    const TENANT_ID: job::Column = job::Column::TenantId;
+    const STATUS: job::Column = job::Column::Status;
+    const ATTEMPTS: job::Column = job::Column::Attempts;
+    const NEXT_ATTEMPT_AT: job::Column = job::Column::NextAttemptAt;
+    const LEASE_OWNER: job::Column = job::Column::LeaseOwner;
+    const LEASE_UNTIL: job::Column = job::Column::LeaseUntil;
+    const LAST_ERROR: job::Column = job::Column::LastError;
+    const ENQUEUED_AT: job::Column = job::Column::CreatedAt;
+    const FINISHED_AT: job::Column = job::Column::FinishedAt;
+    // A job given up on is over: the tenant may start another.
+    const DEAD_IS_FINISHED: bool = true;
 }

@@ -1,0 +1,184 @@
+//! Writing what a job lists: each page with the checkpoint after it, and reconcile's tombstones.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::Utc;
+use hookgate_events::{ClerkEvent, EntityKind};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
+use sea_orm::{ConnectionTrait, TransactionTrait as _};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use super::{JobProgress, progress_column};
+use crate::StoreError;
+use crate::queue::{self, Jobs};
+use crate::sync::{self, Applied, ApplyError, Source};
+
+/// What one page of listed objects changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageCounts {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// One page of objects of one kind, to write for a job the caller holds.
+#[derive(Debug)]
+pub struct ListedPage<'a> {
+    pub owner: &'a str,
+    pub job_id: Uuid,
+    pub tenant_id: Uuid,
+    pub kind: EntityKind,
+    pub objects: &'a [(ClerkEvent, &'a RawValue)],
+    /// The job's progress after this page, written with it.
+    pub progress: &'a JobProgress,
+    pub lease: Duration,
+}
+
+impl crate::Store {
+    /// Writes one page of listed objects through the same guarded upsert as webhooks, and the
+    /// job's progress after it, in one transaction; `None` (and nothing written) when `owner`
+    /// no longer holds the job.
+    pub async fn write_listed_page(
+        &self,
+        page: ListedPage<'_>,
+    ) -> Result<Option<PageCounts>, StoreError> {
+        let Some(table) = sync::table_of(page.kind) else {
+            return Ok(Some(PageCounts::default()));
+        };
+        let txn = self.writer.begin().await?;
+        let ids: Vec<String> = page
+            .objects
+            .iter()
+            .filter_map(|(event, _)| event.entity().map(|e| e.id.to_string()))
+            .collect();
+        let existing = existing_ids(&txn, table, page.tenant_id, &ids).await?;
+        let mut counts = PageCounts::default();
+        let source = Source {
+            event_id: page.job_id,
+            svix_id: "",
+        };
+        for (event, data) in page.objects {
+            let applied = match sync::apply_event(&txn, page.tenant_id, source, event, data).await {
+                Ok(applied) => applied,
+                Err(ApplyError::NoEntity) => Applied::Unchanged,
+                Err(ApplyError::Store(err)) => return Err(err),
+            };
+            let known = event
+                .entity()
+                .is_some_and(|e| existing.contains(e.id.as_str()));
+            match (applied, known) {
+                (Applied::Written, false) => counts.created += 1,
+                (Applied::Written, true) => counts.updated += 1,
+                _ => counts.unchanged += 1,
+            }
+        }
+        let held = queue::renew::<Jobs>(
+            &txn,
+            page.owner,
+            page.job_id,
+            page.lease,
+            progress_column(page.progress),
+        )
+        .await?;
+        if !held {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        txn.commit().await?;
+        Ok(Some(counts))
+    }
+
+    /// The ids of a tenant's live rows of `kind` whose version is at most `not_after` (ms).
+    pub async fn live_ids(
+        &self,
+        tenant_id: Uuid,
+        kind: EntityKind,
+        not_after: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let Some(table) = sync::table_of(kind) else {
+            return Ok(Vec::new());
+        };
+        let select = Query::select()
+            .column(Alias::new("clerk_id"))
+            .from(Alias::new(table))
+            .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant_id))
+            .and_where(Expr::col(Alias::new("deleted_at")).is_null())
+            .and_where(Expr::col(Alias::new("version")).lte(not_after))
+            .to_owned();
+        let rows = self.reader.query_all(&select).await?;
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "clerk_id").map_err(Into::into))
+            .collect()
+    }
+
+    /// Tombstones the live rows among `ids` whose version is at most `not_after` (a row a
+    /// webhook wrote since the listing began is left alone), and writes the job's progress, in
+    /// one transaction; `None` (nothing written) when `owner` no longer holds the job. A
+    /// tombstone keeps the last object hookgate had, under the listing's start as its version.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn tombstone_unlisted(
+        &self,
+        owner: &str,
+        job_id: Uuid,
+        tenant_id: Uuid,
+        kind: EntityKind,
+        ids: &[String],
+        not_after: i64,
+        progress: &JobProgress,
+        lease: Duration,
+    ) -> Result<Option<u64>, StoreError> {
+        let Some(table) = sync::table_of(kind) else {
+            return Ok(Some(0));
+        };
+        let txn = self.writer.begin().await?;
+        let now = Utc::now();
+        let mut tombstoned = 0;
+        for chunk in ids.chunks(500) {
+            let update = Query::update()
+                .table(Alias::new(table))
+                .value(Alias::new("deleted_at"), now)
+                .value(Alias::new("version"), not_after)
+                .value(Alias::new("tiebreak"), format!("{not_after:020}."))
+                .value(Alias::new("last_event_id"), job_id)
+                .value(Alias::new("applied_at"), now)
+                .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant_id))
+                .and_where(Expr::col(Alias::new("clerk_id")).is_in(chunk.iter().cloned()))
+                .and_where(Expr::col(Alias::new("deleted_at")).is_null())
+                .and_where(Expr::col(Alias::new("version")).lte(not_after))
+                .to_owned();
+            tombstoned += txn.execute(&update).await?.rows_affected();
+        }
+        let held =
+            queue::renew::<Jobs>(&txn, owner, job_id, lease, progress_column(progress)).await?;
+        if !held {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        txn.commit().await?;
+        Ok(Some(tombstoned))
+    }
+}
+
+/// Which of `ids` the tenant has a row for (live or tombstone).
+async fn existing_ids(
+    db: &impl ConnectionTrait,
+    table: &str,
+    tenant_id: Uuid,
+    ids: &[String],
+) -> Result<HashSet<String>, StoreError> {
+    let mut found = HashSet::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let select = Query::select()
+            .column(Alias::new("clerk_id"))
+            .from(Alias::new(table))
+            .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant_id))
+            .and_where(Expr::col(Alias::new("clerk_id")).is_in(chunk.iter().cloned()))
+            .to_owned();
+        for row in db.query_all(&select).await? {
+            found.insert(row.try_get::<String>("", "clerk_id")?);
+        }
+    }
+    Ok(found)
+}
