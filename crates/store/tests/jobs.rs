@@ -24,6 +24,7 @@ on_both_backends!(
     pages_use_the_webhooks_guarded_upsert,
     reconcile_tombstones_only_what_the_listing_could_see,
     deleting_a_tenant_removes_its_jobs_and_key,
+    reconcile_is_due_for_keyed_tenants_without_a_recent_one,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -69,7 +70,8 @@ async fn write(
             tenant_id: tenant,
             kind: EntityKind::User,
             objects: &events,
-            progress: &progress(),
+            progress: &mut progress(),
+            kind_index: 0,
             lease: LEASE,
         })
         .await
@@ -326,9 +328,10 @@ async fn pages_use_the_webhooks_guarded_upsert(backend: Backend) {
         row(&store, tenant, "user_new").await.unwrap().0.as_deref(),
         Some("same version, webhook")
     );
-    // The checkpoint went in with the page.
+    // The checkpoint went in with the page, with the page's counts.
     let stored = store.find_job(tenant, job.id).await.unwrap().unwrap();
-    assert_eq!(stored.progress, progress());
+    assert_eq!(stored.progress.kinds[0].unchanged, 4);
+    assert_eq!(stored.progress.kinds[0].kind, "users");
     store.close().await;
 }
 
@@ -447,5 +450,48 @@ async fn deleting_a_tenant_removes_its_jobs_and_key(backend: Backend) {
         .unwrap();
     assert!(store.clear_clerk_key(other).await.unwrap());
     assert!(!store.clear_clerk_key(other).await.unwrap());
+    store.close().await;
+}
+
+async fn reconcile_is_due_for_keyed_tenants_without_a_recent_one(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let store = common::store(&db).await;
+    let keyed = common::tenant(&store).await;
+    let busy = common::tenant(&store).await;
+    let _keyless = common::tenant(&store).await;
+    store
+        .set_clerk_key(keyed, vec![1; 40], false)
+        .await
+        .unwrap();
+    store.set_clerk_key(busy, vec![1; 40], false).await.unwrap();
+    store
+        .create_job(busy, JobType::Backfill, &["users"])
+        .await
+        .unwrap()
+        .unwrap();
+    let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(store.reconcile_due(hour_ago).await.unwrap(), vec![keyed]);
+    let job = store
+        .create_job(keyed, JobType::Reconcile, &["users"])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store.reconcile_due(hour_ago).await.unwrap().is_empty(),
+        "open jobs wait"
+    );
+    store.claim_job("w", job.id, LEASE).await.unwrap().unwrap();
+    store
+        .finish_job("w", job.id, 1, JobEnd::Done, &progress())
+        .await
+        .unwrap();
+    assert!(
+        store.reconcile_due(hour_ago).await.unwrap().is_empty(),
+        "reconciled within the hour"
+    );
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(store.reconcile_due(later).await.unwrap(), vec![keyed]);
     store.close().await;
 }

@@ -270,6 +270,38 @@ impl crate::Store {
             .map(Job::from_row))
     }
 
+    /// The tenants with a Clerk key whose last reconcile began before `since` (or that never
+    /// had one), and that have no job open: whom a scheduled reconcile is due for.
+    pub async fn reconcile_due(&self, since: DateTime<Utc>) -> Result<Vec<Uuid>, StoreError> {
+        use crate::entities::tenant_clerk_key;
+        let keyed: Vec<Uuid> = tenant_clerk_key::Entity::find()
+            .all(&self.reader)
+            .await?
+            .into_iter()
+            .map(|key| key.tenant_id)
+            .collect();
+        let mut due = Vec::new();
+        for tenant_id in keyed {
+            let recent = job::Entity::find()
+                .filter(job::Column::TenantId.eq(tenant_id))
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(job::Column::FinishedAt.is_null())
+                        .add(
+                            sea_orm::Condition::all()
+                                .add(job::Column::JobType.eq(JobType::Reconcile.as_str()))
+                                .add(job::Column::CreatedAt.gte(since)),
+                        ),
+                )
+                .one(&self.reader)
+                .await?;
+            if recent.is_none() {
+                due.push(tenant_id);
+            }
+        }
+        Ok(due)
+    }
+
     /// A tenant's jobs, newest first.
     pub async fn list_jobs(&self, tenant_id: Uuid, limit: u64) -> Result<Vec<Job>, StoreError> {
         Ok(job::Entity::find()

@@ -31,8 +31,10 @@ pub struct ListedPage<'a> {
     pub tenant_id: Uuid,
     pub kind: EntityKind,
     pub objects: &'a [(ClerkEvent, &'a RawValue)],
-    /// The job's progress after this page, written with it.
-    pub progress: &'a JobProgress,
+    /// The job's progress after this page, written with it once this page's counts are added
+    /// to the kind at `kind_index`.
+    pub progress: &'a mut JobProgress,
+    pub kind_index: usize,
     pub lease: Duration,
 }
 
@@ -73,6 +75,11 @@ impl crate::Store {
                 (Applied::Written, true) => counts.updated += 1,
                 _ => counts.unchanged += 1,
             }
+        }
+        if let Some(kind) = page.progress.kinds.get_mut(page.kind_index) {
+            kind.created += counts.created;
+            kind.updated += counts.updated;
+            kind.unchanged += counts.unchanged;
         }
         let held = queue::renew::<Jobs>(
             &txn,
