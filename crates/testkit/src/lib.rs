@@ -1,9 +1,11 @@
 //! Test support shared by hookgate's crates: a database of its own for each test (a SQLite file,
-//! or a PostgreSQL database created and dropped around the test). Only ever a dev-dependency.
+//! or a PostgreSQL database created and dropped around the test), Clerk's fixtures drifted, and a
+//! fake of Clerk's Backend API (`fake_clerk`). Only ever a dev-dependency.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test support may panic on what it sets up.
 
 pub mod drift;
+pub mod fake_clerk;
 
 use std::io::Write as _;
 use std::path::PathBuf;
