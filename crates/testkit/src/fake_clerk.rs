@@ -162,6 +162,12 @@ type Hook = Box<dyn FnOnce(&FakeClerk) + Send>;
 #[derive(Default)]
 struct Truth {
     objects: HashMap<Kind, Vec<Value>>,
+    /// The ids in `objects`, per kind: seeding tens of thousands stays linear.
+    ids: HashMap<Kind, HashSet<String>>,
+    /// `(organization, user)` of every membership in `objects`.
+    pairs: HashSet<(String, String)>,
+    /// Where the search for a free membership pair resumes (user-major, organization-minor).
+    next_pair: usize,
     /// `(created_at, id)` of deleted objects, so a cursor naming one still has a place.
     deleted: HashMap<Kind, HashMap<String, i64>>,
     clock_ms: i64,
@@ -408,6 +414,12 @@ impl FakeClerk {
             .position(|o| o["id"] == id)
             .unwrap_or_else(|| panic!("no {kind} {id} to delete"));
         let object = objects.remove(at);
+        if let Some(ids) = state.ids.get_mut(&kind) {
+            ids.remove(id);
+        }
+        if kind == Kind::OrganizationMemberships {
+            state.pairs.remove(&membership_pair(&object));
+        }
         state
             .deleted
             .entry(kind)
@@ -469,12 +481,14 @@ impl Truth {
             object["updated_at"] = object["created_at"].clone();
         }
         let id = id_of(&object);
-        let objects = self.objects.entry(kind).or_default();
         assert!(
-            !objects.iter().any(|o| o["id"] == id.as_str()),
+            self.ids.entry(kind).or_default().insert(id.clone()),
             "{kind} {id} exists already"
         );
-        objects.push(object);
+        if kind == Kind::OrganizationMemberships {
+            self.pairs.insert(membership_pair(&object));
+        }
+        self.objects.entry(kind).or_default().push(object);
         id
     }
 
@@ -564,31 +578,20 @@ impl Truth {
         if self.list(Kind::Organizations).is_empty() {
             self.seed_one(Kind::Organizations);
         }
-        let taken: HashSet<(&str, &str)> = self
-            .list(Kind::OrganizationMemberships)
-            .iter()
-            .map(|m| {
-                (
-                    m["organization"]["id"].as_str().unwrap_or_default(),
-                    m["public_user_data"]["user_id"]
-                        .as_str()
-                        .unwrap_or_default(),
-                )
-            })
-            .collect();
         let orgs = self.list(Kind::Organizations);
-        for user in self.list(Kind::Users) {
-            for org in orgs {
-                let pair = (
-                    org["id"].as_str().unwrap_or_default(),
-                    user["id"].as_str().unwrap_or_default(),
-                );
-                if !taken.contains(&pair) {
-                    return (org.clone(), user.clone());
-                }
+        let users = self.list(Kind::Users);
+        let all = orgs.len() * users.len();
+        for at in self.next_pair..all {
+            let (user, org) = (&users[at / orgs.len()], &orgs[at % orgs.len()]);
+            let pair = (id_of(org), id_of(user));
+            if !self.pairs.contains(&pair) {
+                let found = (org.clone(), user.clone());
+                self.next_pair = at + 1;
+                return found;
             }
         }
         let org = orgs[0].clone();
+        self.next_pair = all;
         let user_id = self.seed_one(Kind::Users);
         let user = self
             .list(Kind::Users)
@@ -621,6 +624,19 @@ impl Truth {
         }
         format!("{}{text}", kind.id_prefix())
     }
+}
+
+fn membership_pair(membership: &Value) -> (String, String) {
+    (
+        membership["organization"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        membership["public_user_data"]["user_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
 }
 
 fn id_of(object: &Value) -> String {
