@@ -10,7 +10,9 @@ use hookgate_tenancy::{Registry, Tenancy};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-use hookgate_worker::{Forwarder, ForwarderSettings, SecretOpener, Worker, WorkerSettings};
+use hookgate_worker::{
+    ClerkKeyOpener, Forwarder, ForwarderSettings, JobRunner, SecretOpener, Worker, WorkerSettings,
+};
 use tokio::sync::{Notify, watch};
 
 use crate::settings::RetentionSettings;
@@ -53,6 +55,9 @@ pub struct Application {
     forwarder: ForwarderSettings,
     forwarders: u32,
     open_secret: SecretOpener,
+    job_runner: JobRunner,
+    job_runners: u32,
+    reconcile_interval: Option<Duration>,
     retention: RetentionSettings,
     drain_delay: Duration,
     header_read_timeout: Duration,
@@ -83,6 +88,7 @@ impl Application {
         let open_secret = SecretOpener(Arc::new(move |at, stored| {
             opener.decrypt(at, stored).map_err(|err| err.to_string())
         }));
+        let job_runner = job_runner(settings, &store)?;
         let tenancy = Tenancy::new(store.clone(), cipher, Some(registry.clone()));
         let (inbox, inbox_task) = InboxWriter::start(
             store.clone(),
@@ -138,6 +144,9 @@ impl Application {
             forwarder: settings.forwarder_settings(),
             forwarders: settings.forward.forwarders,
             open_secret,
+            job_runner,
+            job_runners: settings.jobs.concurrency,
+            reconcile_interval: settings.reconcile_interval()?,
             retention: settings.retention.clone(),
             drain_delay: Duration::from_millis(settings.server.drain_delay_ms),
             header_read_timeout: Duration::from_millis(settings.server.header_read_timeout_ms),
@@ -189,6 +198,9 @@ impl Application {
             forwarder,
             forwarders,
             open_secret,
+            job_runner,
+            job_runners,
+            reconcile_interval,
             retention,
             drain_delay,
             header_read_timeout,
@@ -240,8 +252,29 @@ impl Application {
                 let stop = stop_rx.clone();
                 workers.push(tokio::spawn(async move { worker.run(stop).await }));
             }
+            for n in 0..job_runners {
+                // Each runner its own lease owner; the first is the one already built.
+                let runner = if n == 0 {
+                    job_runner.clone()
+                } else {
+                    job_runner.with_new_owner()
+                };
+                let stop = stop_rx.clone();
+                workers.push(tokio::spawn(async move { runner.run(stop).await }));
+            }
+            if let Some(interval) = reconcile_interval {
+                background.push(tokio::spawn(schedule_reconciles(
+                    state.store.clone(),
+                    interval,
+                )));
+            }
             background.push(tokio::spawn(retain(state.store.clone(), retention)));
-            tracing::info!(workers = worker_concurrency, forwarders, "workers started");
+            tracing::info!(
+                workers = worker_concurrency,
+                forwarders,
+                job_runners,
+                "workers started"
+            );
         }
 
         let readiness = state.readiness.clone();
@@ -342,6 +375,56 @@ async fn retain(store: Store, retention: RetentionSettings) {
             Ok(deleted) => tracing::info!(deleted, %cutoff, "retention removed processed events"),
             Err(err) => tracing::warn!(%err, "retention could not run; it tries again later"),
         }
+    }
+}
+
+/// A runner of backfill and reconcile jobs, reading Clerk with the tenants' sealed keys.
+pub fn job_runner(settings: &Settings, store: &Store) -> anyhow::Result<JobRunner> {
+    hookgate_worker::install_tls_provider();
+    let cipher = settings.secret_cipher()?;
+    let open_key = ClerkKeyOpener(Arc::new(move |tenant_id, stored| {
+        hookgate_tenancy::open_clerk_key(&cipher, tenant_id, stored).map_err(|err| err.to_string())
+    }));
+    let client = hookgate_clerk::ClerkClient::new(settings.clerk_client_settings())
+        .map_err(|err| anyhow::anyhow!("invalid settings: clerk: {err}"))?;
+    Ok(JobRunner::new(
+        store.clone(),
+        client,
+        open_key,
+        settings.job_settings(),
+    ))
+}
+
+/// Queues a reconcile of every kind for each tenant with a Clerk key whose last one began more
+/// than `interval` ago (and that has no job open), checking every minute at most.
+async fn schedule_reconciles(store: Store, interval: Duration) {
+    let check = interval.min(Duration::from_secs(60));
+    let kinds: Vec<&str> = hookgate_clerk::ListKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    loop {
+        let since = chrono::Utc::now()
+            - chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::days(1));
+        match store.reconcile_due(since).await {
+            Ok(due) => {
+                for tenant_id in due {
+                    match store
+                        .create_job(tenant_id, hookgate_store::JobType::Reconcile, &kinds)
+                        .await
+                    {
+                        Ok(Ok(job)) => {
+                            tracing::info!(%tenant_id, job_id = %job.id, "scheduled reconcile queued");
+                        }
+                        // Another process queued one first.
+                        Ok(Err(_)) => {}
+                        Err(err) => tracing::warn!(%err, "could not queue a scheduled reconcile"),
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(%err, "could not look for reconciles due"),
+        }
+        tokio::time::sleep(check).await;
     }
 }
 

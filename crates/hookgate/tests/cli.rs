@@ -21,7 +21,7 @@ impl Scratch {
     }
 
     fn database_url(&self) -> String {
-        format!("sqlite://{}", self.0.join("cli.db").display())
+        database_url_in(&self.0)
     }
 }
 
@@ -31,13 +31,22 @@ impl Drop for Scratch {
     }
 }
 
+fn database_url_in(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("cli.db").display())
+}
+
 fn hookgate(scratch: &Scratch, env: &[(&str, &str)], args: &[&str]) -> Output {
+    hookgate_in(&scratch.0, env, args)
+}
+
+/// `hookgate` with the database in `dir`.
+fn hookgate_in(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
     let mut command = Command::new(env!("CARGO_BIN_EXE_hookgate"));
     command
         .args(args)
         .env("HOOKGATE_CONFIG_DIR", config)
-        .env("HOOKGATE__DATABASE__URL", scratch.database_url())
+        .env("HOOKGATE__DATABASE__URL", database_url_in(dir))
         .env_remove("HOOKGATE_ENV")
         .env_remove("RUST_LOG")
         .env_remove("HOOKGATE_SIGNING_SECRET")
@@ -842,4 +851,151 @@ async fn events_and_deliveries_list_as_json() {
     assert_eq!(stats["counts"]["pending"], 0);
     assert_eq!(stats["oldest_waiting_received_at"], Value::Null);
     assert!(stats["recent_lag_ms"].as_f64().is_some(), "{stats}");
+}
+
+/// A backfill from the command line against a fake of Clerk's Backend API: refused without a
+/// key, a key of the wrong shape or an unknown kind; with `--wait` run here to its end with its
+/// totals printed; listed, and cancelled, by `tenant jobs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_and_jobs_from_the_command_line() {
+    use hookgate_testkit::fake_clerk::FakeClerk;
+
+    const KEY: &str = "sk_test_hookgateclitestkey0123456789abcdef";
+    let fake = FakeClerk::start().await;
+    fake.add_key(KEY);
+    fake.seed_users(1_234);
+    fake.seed_organizations(30);
+    let api_url = fake.url();
+    let scratch = Scratch::new();
+    let env = [("HOOKGATE__CLERK__API_URL", api_url.as_str())];
+    // The binary blocks: run it off the runtime that serves the fake.
+    let run = async |env: &[(&str, &str)], args: &[&str]| {
+        let (scratch, env, args): (PathBuf, Vec<(String, String)>, Vec<String>) = (
+            scratch.0.clone(),
+            env.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            args.iter().map(|a| (*a).to_owned()).collect(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            hookgate_in(&scratch, &env, &args)
+        })
+        .await
+        .unwrap()
+    };
+    assert!(
+        run(&env, &["tenant", "create", "acme"])
+            .await
+            .status
+            .success()
+    );
+
+    let refused = run(&env, &["tenant", "backfill", "acme"]).await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("no Clerk secret key"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let wrong = run(
+        &env,
+        &[
+            "tenant",
+            "clerk-key",
+            "set",
+            "acme",
+            "--key",
+            "pk_test_notasecretkey0123456789",
+        ],
+    )
+    .await;
+    assert!(!wrong.status.success());
+    assert!(
+        text(&wrong.stderr).contains("sk_live_"),
+        "{}",
+        text(&wrong.stderr)
+    );
+    assert!(!text(&wrong.stderr).contains("notasecretkey"));
+    let set = run(
+        &[env[0], ("HOOKGATE_CLERK_SECRET_KEY", KEY)],
+        &["tenant", "clerk-key", "set", "acme"],
+    )
+    .await;
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    assert!(text(&set.stdout).contains("development instance"));
+    assert!(!text(&set.stdout).contains(KEY));
+    let sessions = run(
+        &env,
+        &["tenant", "backfill", "acme", "--kinds", "users,sessions"],
+    )
+    .await;
+    assert!(!sessions.status.success());
+    assert!(
+        text(&sessions.stderr).contains("sessions"),
+        "{}",
+        text(&sessions.stderr)
+    );
+    assert_eq!(fake.list_requests(), 0, "nothing asked of Clerk so far");
+
+    let waited = run(
+        &env,
+        &[
+            "tenant",
+            "backfill",
+            "acme",
+            "--kinds",
+            "users,organizations",
+            "--wait",
+        ],
+    )
+    .await;
+    assert!(waited.status.success(), "{}", text(&waited.stderr));
+    let totals = text(&waited.stdout);
+    let line = |kind: &str| -> Vec<String> {
+        totals
+            .lines()
+            .find(|l| l.starts_with(kind))
+            .unwrap_or_else(|| panic!("no {kind} line in:\n{totals}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    // kind, listed, created, updated, unchanged, tombstoned, skipped
+    assert_eq!(
+        line("users")[1..],
+        ["1234", "1234", "0", "0", "0", "0"],
+        "{totals}"
+    );
+    assert_eq!(line("organizations")[1..3], ["30", "30"], "{totals}");
+    assert!(totals.contains(" done"), "{totals}");
+
+    let jobs = json(&run(&env, &["tenant", "jobs", "acme", "--json"]).await);
+    assert_eq!(jobs.as_array().unwrap().len(), 1);
+    assert_eq!(jobs[0]["state"], "done");
+    assert_eq!(jobs[0]["type"], "backfill");
+    assert_eq!(jobs[0]["kinds"][0]["fetched"], 1234);
+
+    // Queued (no server runs it), then cancelled.
+    let queued = run(&env, &["tenant", "reconcile", "acme"]).await;
+    assert!(queued.status.success(), "{}", text(&queued.stderr));
+    let id = text(&queued.stdout).trim().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    let cancelled = run(&env, &["tenant", "jobs", "acme", &id, "--cancel"]).await;
+    assert!(cancelled.status.success(), "{}", text(&cancelled.stderr));
+    let again = run(&env, &["tenant", "jobs", "acme", &id, "--cancel"]).await;
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("cancelled already"),
+        "{}",
+        text(&again.stderr)
+    );
+    let shown = run(&env, &["tenant", "jobs", "acme", &id]).await;
+    assert!(
+        text(&shown.stdout).contains("cancelled"),
+        "{}",
+        text(&shown.stdout)
+    );
 }

@@ -4,6 +4,7 @@
 mod api_keys;
 mod cipher;
 mod destinations;
+mod jobs;
 mod rate_limit;
 mod registry;
 mod service;
@@ -19,6 +20,8 @@ pub use registry::{
 };
 // What the HTTP layer needs to verify a delivery with a tenant's verifier.
 pub use destinations::{CreatedDestination, DestinationChange, DestinationSpec};
+pub use hookgate_clerk::{ClerkSecretKey, ListKind, ListKindError, SecretKeyError};
 pub use hookgate_verify::{HeaderError, HeaderLookup, Secret, VerifyError, WebhookHeaders};
+pub use jobs::open_clerk_key;
 pub use service::{CreatedTenant, Tenancy, TenancyError};
 pub use slug::{TenantSlug, TenantSlugError};

@@ -27,6 +27,10 @@ pub enum TenancyError {
     InvalidName,
     #[error("{0}")]
     InvalidSetting(&'static str),
+    #[error("tenant `{0}` has no Clerk secret key: set one with `hookgate tenant clerk-key set`")]
+    NoClerkKey(TenantSlug),
+    #[error("the tenant already has a job that is not over ({id}): wait for it or cancel it")]
+    JobOpen { id: Uuid },
     #[error(transparent)]
     Cipher(#[from] CipherError),
     #[error(transparent)]

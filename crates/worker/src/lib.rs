@@ -3,6 +3,7 @@
 
 mod backoff;
 mod forwarder;
+mod jobs;
 mod trace_context;
 mod worker;
 
@@ -10,4 +11,5 @@ pub use backoff::Backoff;
 pub use forwarder::{
     Forwarder, ForwarderError, ForwarderSettings, SecretOpener, install_tls_provider,
 };
+pub use jobs::{ClerkKeyOpener, JobOutcome, JobRunner, JobSettings, OpenClerkKey};
 pub use worker::{BatchReport, Worker, WorkerSettings};

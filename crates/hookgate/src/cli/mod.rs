@@ -7,6 +7,7 @@ mod common;
 mod config;
 mod destination;
 mod events;
+mod jobs;
 mod key;
 mod output;
 mod secret;
@@ -139,6 +140,7 @@ mod tests {
             &["tenant", "destination", "deliveries", "acme", id],
             &["events", "list", "--tenant", "acme"],
             &["events", "stats", "--tenant", "acme"],
+            &["tenant", "jobs", "acme"],
         ] {
             assert!(parses(listing), "{listing:?}");
             assert!(parses(&[listing, &["--json"]].concat()), "{listing:?}");

@@ -3,11 +3,12 @@
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use hookgate_store::{Store, Tenant, TenantPatch, Uuid};
+use hookgate_store::{JobType, Store, Tenant, TenantPatch, Uuid};
 use hookgate_tenancy::{Tenancy, TenantSlug};
 use serde::Serialize;
 
 use super::common::{self, parse_secret};
+use super::jobs::{self, ClerkKeyCommand, JobArgs};
 use super::output::{self, Column, Format, Line, Row};
 use super::{DestinationCommand, KeyCommand, SecretCommand, destination, key, secret};
 use crate::settings::Settings;
@@ -40,6 +41,26 @@ pub enum TenantCommand {
     /// Manage where a tenant's events are forwarded.
     #[command(subcommand)]
     Destination(DestinationCommand),
+    /// Manage the tenant's Clerk secret key, which backfill and reconcile read Clerk with.
+    #[command(subcommand, name = "clerk-key")]
+    ClerkKey(ClerkKeyCommand),
+    /// Copy the objects the tenant's Clerk instance already holds into its tables, through the
+    /// same guarded writes as webhooks (a newer webhook wins). Prints the job's id, or with
+    /// `--wait` runs it here with a progress bar per kind.
+    Backfill(JobArgs),
+    /// List everything again, update what is newer in Clerk, tombstone what Clerk no longer
+    /// has, and report the drift per kind.
+    Reconcile(JobArgs),
+    /// The tenant's backfill and reconcile jobs, newest first; one job with its id;
+    /// `--cancel` stops it.
+    Jobs {
+        slug: TenantSlug,
+        id: Option<Uuid>,
+        #[arg(long, requires = "id")]
+        cancel: bool,
+        #[command(flatten)]
+        format: Format,
+    },
     /// Change a tenant's settings; `--clear` removes an override (`tolerance`, `body-limit`,
     /// `rate-limit`, `instance-id`).
     Update {
@@ -81,7 +102,15 @@ pub(super) async fn run(command: TenantCommand, settings: &Settings) -> anyhow::
                 .context("applying database migrations")?;
         }
         let tenancy = common::tenancy(store, settings)?;
-        run_with(command, &tenancy, store).await
+        match command {
+            TenantCommand::Backfill(args) => {
+                jobs::start(args, JobType::Backfill, &tenancy, store, settings).await
+            }
+            TenantCommand::Reconcile(args) => {
+                jobs::start(args, JobType::Reconcile, &tenancy, store, settings).await
+            }
+            command => run_with(command, &tenancy, store).await,
+        }
     })
     .await
 }
@@ -113,6 +142,15 @@ async fn run_with(command: TenantCommand, tenancy: &Tenancy, store: &Store) -> a
         TenantCommand::Secret(command) => secret::run(command, tenancy).await?,
         TenantCommand::Key(command) => key::run(command, tenancy).await?,
         TenantCommand::Destination(command) => destination::run(command, tenancy, store).await?,
+        TenantCommand::ClerkKey(command) => jobs::clerk_key(command, tenancy).await?,
+        TenantCommand::Jobs {
+            slug,
+            id,
+            cancel,
+            format,
+        } => jobs::jobs(slug, id, cancel, format, tenancy).await?,
+        // Run with the settings, above.
+        TenantCommand::Backfill(_) | TenantCommand::Reconcile(_) => {}
         TenantCommand::Update {
             slug,
             name,

@@ -27,6 +27,9 @@ pub struct Settings {
     pub tenancy: TenancySettings,
     pub worker: WorkerSection,
     pub forward: ForwardSettings,
+    pub clerk: ClerkSettings,
+    pub jobs: JobsSettings,
+    pub reconcile: ReconcileSettings,
     pub retention: RetentionSettings,
     pub admin: AdminSettings,
     pub secrets: SecretsSettings,
@@ -144,6 +147,41 @@ pub struct WorkerSection {
     pub backoff_base_ms: u64,
     pub backoff_cap_ms: u64,
     pub max_attempts: i32,
+}
+
+/// Clerk's Backend API, as backfill and reconcile jobs read it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClerkSettings {
+    pub api_url: String,
+    pub timeout_ms: u64,
+    pub page_size: u32,
+    pub max_retries: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    pub max_rate_limited_wait_ms: u64,
+    pub rate_limit_production: u32,
+    pub rate_limit_development: u32,
+    pub rate_limit_window_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsSettings {
+    pub concurrency: u32,
+    pub lease_ms: u64,
+    pub poll_interval_ms: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    pub max_attempts: i32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileSettings {
+    /// How often each tenant with a Clerk key is reconciled: `off`, or a duration such as
+    /// `24h`, `90m`, `3600s`.
+    pub interval: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -294,6 +332,37 @@ impl Settings {
                 "invalid settings: worker.lease_ms is at most a day, poll_interval_ms an hour, backoff_cap_ms a week"
             );
         }
+        let j = &self.jobs;
+        if j.lease_ms < 3_000 || j.lease_ms > DAY_MS || j.poll_interval_ms == 0 {
+            bail!(
+                "invalid settings: jobs.lease_ms is 3 s to a day, jobs.poll_interval_ms positive"
+            );
+        }
+        if j.max_attempts < 1 || j.backoff_base_ms == 0 || j.backoff_cap_ms < j.backoff_base_ms {
+            bail!(
+                "invalid settings: jobs.max_attempts must be at least 1 and 0 < backoff_base_ms <= backoff_cap_ms"
+            );
+        }
+        let c = &self.clerk;
+        if !(c.api_url.starts_with("https://") || c.api_url.starts_with("http://")) {
+            bail!(
+                "invalid settings: clerk.api_url must be an http(s) URL such as https://api.clerk.com"
+            );
+        }
+        if !(1..=hookgate_clerk::MAX_PAGE_SIZE).contains(&c.page_size) {
+            bail!("invalid settings: clerk.page_size is 1 to 500");
+        }
+        if c.timeout_ms == 0
+            || c.rate_limit_production == 0
+            || c.rate_limit_development == 0
+            || c.rate_limit_window_ms == 0
+            || c.backoff_cap_ms < c.backoff_base_ms
+        {
+            bail!(
+                "invalid settings: clerk.timeout_ms, the rate limits and their window must be positive, and backoff_base_ms <= backoff_cap_ms"
+            );
+        }
+        self.reconcile_interval()?;
         let f = &self.forward;
         if f.concurrency == 0 || f.timeout_ms == 0 || f.poll_interval_ms == 0 {
             bail!(

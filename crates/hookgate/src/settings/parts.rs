@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use anyhow::bail;
+use hookgate_clerk::{ClientSettings, RateLimit, RateLimits};
 use hookgate_store::DatabaseOptions;
 use hookgate_tenancy::{AdminTokens, SecretCipher, SecretsKey, TenantDefaults};
-use hookgate_worker::{Backoff, ForwarderSettings, WorkerSettings};
+use hookgate_worker::{Backoff, ForwarderSettings, JobSettings, WorkerSettings};
 
 use super::{DEV_SECRETS_KEY, Settings};
 
@@ -82,6 +83,70 @@ impl Settings {
                 cap: Duration::from_millis(f.backoff_cap_ms),
                 max_attempts: f.max_attempts,
             },
+        }
+    }
+
+    /// How backfill and reconcile read Clerk's Backend API.
+    pub fn clerk_client_settings(&self) -> ClientSettings {
+        let c = &self.clerk;
+        let window = Duration::from_millis(c.rate_limit_window_ms);
+        ClientSettings {
+            api_url: c.api_url.clone(),
+            timeout: Duration::from_millis(c.timeout_ms),
+            page_size: c.page_size,
+            max_retries: c.max_retries,
+            backoff_base: Duration::from_millis(c.backoff_base_ms),
+            backoff_cap: Duration::from_millis(c.backoff_cap_ms),
+            max_rate_limited_wait: Duration::from_millis(c.max_rate_limited_wait_ms),
+            limits: RateLimits {
+                production: RateLimit {
+                    requests: c.rate_limit_production,
+                    window,
+                },
+                development: RateLimit {
+                    requests: c.rate_limit_development,
+                    window,
+                },
+            },
+            ..ClientSettings::default()
+        }
+    }
+
+    pub fn job_settings(&self) -> JobSettings {
+        let j = &self.jobs;
+        JobSettings {
+            lease: Duration::from_millis(j.lease_ms),
+            poll_interval: Duration::from_millis(j.poll_interval_ms),
+            backoff: Backoff {
+                base: Duration::from_millis(j.backoff_base_ms),
+                cap: Duration::from_millis(j.backoff_cap_ms),
+                max_attempts: j.max_attempts,
+            },
+        }
+    }
+
+    /// How often every keyed tenant is reconciled; `None` when scheduled reconciles are off.
+    pub fn reconcile_interval(&self) -> anyhow::Result<Option<Duration>> {
+        let text = self.reconcile.interval.trim();
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let secs: u64 = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => 0,
+        };
+        match number.parse::<u64>().ok().and_then(|n| n.checked_mul(secs)) {
+            Some(total) if total >= 60 => Ok(Some(Duration::from_secs(total))),
+            _ => bail!(
+                "invalid settings: reconcile.interval is `off` or a duration of at least a minute such as 24h, 90m or 3600s (got `{text}`)"
+            ),
         }
     }
 

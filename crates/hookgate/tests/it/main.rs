@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests may panic on what they set up.
 
 mod api;
+mod backfill;
 mod forward;
 mod helpers;
 mod hostile;

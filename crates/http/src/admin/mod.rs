@@ -3,6 +3,7 @@
 
 pub(crate) mod destinations;
 pub(crate) mod events;
+pub(crate) mod jobs;
 pub(crate) mod keys;
 pub(crate) mod secrets;
 mod shared;
@@ -19,6 +20,7 @@ pub(crate) fn router() -> Router<AppState> {
             .merge(secrets::router())
             .merge(keys::router())
             .merge(destinations::router())
-            .merge(events::router()),
+            .merge(events::router())
+            .merge(jobs::router()),
     )
 }

@@ -55,6 +55,12 @@ pub(crate) fn tenancy_error(state: &AppState, err: TenancyError) -> ApiError {
             "invalid_name",
             err.to_string(),
         ),
+        TenancyError::NoClerkKey(_) => {
+            ApiError::new(StatusCode::CONFLICT, "no_clerk_key", err.to_string())
+        }
+        TenancyError::JobOpen { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "job_open", err.to_string())
+        }
         TenancyError::Cipher(_) | TenancyError::Store(_) => state.storage_error(&err),
     }
 }
