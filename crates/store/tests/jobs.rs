@@ -12,7 +12,7 @@ use std::time::Duration;
 use hookgate_events::{ClerkEvent, EntityKind};
 use hookgate_store::{
     Cancelled, JobAlreadyOpen, JobEnd, JobProgress, JobState, JobType, KindProgress, ListedPage,
-    PageCounts, Source, Store, Uuid,
+    PageCounts, SealedKind, Source, Store, Uuid,
 };
 use hookgate_testkit::{Backend, TestDb, on_both_backends};
 use serde_json::json;
@@ -132,6 +132,7 @@ async fn one_open_job_per_tenant(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(first.state, JobState::Queued);
+    assert!(first.started_at.is_none());
     assert_eq!(first.progress.kinds.len(), 2);
     let refused = store
         .create_job(tenant, JobType::Reconcile, &["users"])
@@ -328,9 +329,23 @@ async fn pages_use_the_webhooks_guarded_upsert(backend: Backend) {
         row(&store, tenant, "user_new").await.unwrap().0.as_deref(),
         Some("same version, webhook")
     );
-    // The checkpoint went in with the page, with the page's counts.
+    // A page repeating an object (the overlap after a gap) writes its newest version once.
+    let repeated = [
+        user("user_twice", 150, "first"),
+        user("user_twice", 160, "second"),
+    ];
+    let counts = write(&store, "w1", job.id, tenant, &repeated)
+        .await
+        .unwrap();
+    assert_eq!((counts.created, counts.unchanged), (1, 1));
+    assert_eq!(
+        row(&store, tenant, "user_twice").await,
+        Some((Some("second".into()), false, 160))
+    );
+    // The checkpoint went in with the page, with the page's counts and when the job started.
     let stored = store.find_job(tenant, job.id).await.unwrap().unwrap();
-    assert_eq!(stored.progress.kinds[0].unchanged, 4);
+    assert!(stored.started_at.is_some());
+    assert_eq!(stored.progress.kinds[0].unchanged, 1);
     assert_eq!(stored.progress.kinds[0].kind, "users");
     store.close().await;
 }
@@ -435,6 +450,23 @@ async fn deleting_a_tenant_removes_its_jobs_and_key(backend: Backend) {
     assert!(replaced.production);
     assert_eq!(replaced.ciphertext, vec![2; 40]);
     assert!(!format!("{replaced:?}").contains("ciphertext"));
+    // A rekey rewrites the Clerk key too, sealed for the tenant as its key.
+    let resealed = store
+        .reseal_secrets(|row, stored| {
+            Ok::<_, ()>(if row.kind == SealedKind::ClerkKey {
+                assert_eq!((row.tenant_id, row.row_id), (tenant, tenant));
+                vec![9; 40]
+            } else {
+                stored.to_vec()
+            })
+        })
+        .await
+        .unwrap();
+    assert!(resealed.is_ok());
+    assert_eq!(
+        store.clerk_key(tenant).await.unwrap().unwrap().ciphertext,
+        vec![9; 40]
+    );
     let job = store
         .create_job(tenant, JobType::Backfill, &["users"])
         .await

@@ -214,8 +214,15 @@ fn progress_text(progress: &JobProgress) -> String {
     serde_json::to_string(progress).unwrap_or_else(|_| "{}".to_owned())
 }
 
+/// The progress, and when the job first started, written at every checkpoint.
 fn progress_column(progress: &JobProgress) -> Vec<(job::Column, SimpleExpr)> {
-    vec![(job::Column::Progress, Expr::value(progress_text(progress)))]
+    vec![
+        (job::Column::Progress, Expr::value(progress_text(progress))),
+        (
+            job::Column::StartedAt,
+            Expr::col(job::Column::StartedAt).if_null(Utc::now()),
+        ),
+    ]
 }
 
 impl crate::Store {
@@ -386,12 +393,18 @@ impl crate::Store {
         progress: &JobProgress,
         lease: Duration,
     ) -> Result<bool, StoreError> {
-        let mut extra = progress_column(progress);
-        extra.push((
-            job::Column::StartedAt,
-            Expr::col(job::Column::StartedAt).if_null(Utc::now()),
-        ));
-        queue::renew::<Jobs>(&self.writer, owner, id, lease, extra).await
+        queue::renew::<Jobs>(&self.writer, owner, id, lease, progress_column(progress)).await
+    }
+
+    /// Renews `owner`'s lease on the job, leaving its progress alone; `false` when the job is no
+    /// longer `owner`'s.
+    pub async fn renew_job_lease(
+        &self,
+        owner: &str,
+        id: Uuid,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        queue::renew::<Jobs>(&self.writer, owner, id, lease, Vec::new()).await
     }
 
     /// Records how an attempt at a job ended, with its progress, if `owner` still holds it.

@@ -1,6 +1,6 @@
 //! Writing what a job lists: each page with the checkpoint after it, and reconcile's tombstones.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{JobProgress, progress_column};
 use crate::StoreError;
 use crate::queue::{self, Jobs};
-use crate::sync::{self, Applied, ApplyError, Source};
+use crate::sync::{self, ApplyError, Source};
 
 /// What one page of listed objects changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -50,32 +50,56 @@ impl crate::Store {
             return Ok(Some(PageCounts::default()));
         };
         let txn = self.writer.begin().await?;
-        let ids: Vec<String> = page
-            .objects
-            .iter()
-            .filter_map(|(event, _)| event.entity().map(|e| e.id.to_string()))
-            .collect();
-        let existing = existing_ids(&txn, table, page.tenant_id, &ids).await?;
-        let mut counts = PageCounts::default();
+        // PostgreSQL says which rows it inserted; SQLite is asked beforehand (a lookup its
+        // planner always makes by index, where PostgreSQL's may scan a table it has no
+        // statistics for yet).
+        let existing = if txn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            let ids: Vec<String> = page
+                .objects
+                .iter()
+                .filter_map(|(event, _)| event.entity().map(|e| e.id.to_string()))
+                .collect();
+            existing_ids(&txn, table, page.tenant_id, &ids).await?
+        } else {
+            HashSet::new()
+        };
         let source = Source {
             event_id: page.job_id,
             svix_id: "",
         };
-        for (event, data) in page.objects {
-            let applied = match sync::apply_event(&txn, page.tenant_id, source, event, data).await {
-                Ok(applied) => applied,
-                Err(ApplyError::NoEntity) => Applied::Unchanged,
-                Err(ApplyError::Store(err)) => return Err(err),
+        // One row an object: a page repeating an object (after a gap) keeps its newest version,
+        // since one statement may not touch a row twice.
+        let mut newest: HashMap<&str, usize> = HashMap::with_capacity(page.objects.len());
+        for (at, (event, _)) in page.objects.iter().enumerate() {
+            let Some(entity) = event.entity() else {
+                continue;
             };
-            let known = event
-                .entity()
-                .is_some_and(|e| existing.contains(e.id.as_str()));
-            match (applied, known) {
-                (Applied::Written, false) => counts.created += 1,
-                (Applied::Written, true) => counts.updated += 1,
-                _ => counts.unchanged += 1,
+            let kept = newest.entry(entity.id.as_str()).or_insert(at);
+            if page.objects[*kept].0.version() < event.version() {
+                *kept = at;
             }
         }
+        let mut rows = Vec::with_capacity(newest.len());
+        let mut chosen: Vec<usize> = newest.into_values().collect();
+        chosen.sort_unstable();
+        for at in chosen {
+            let (event, data) = &page.objects[at];
+            match sync::sync_row(page.tenant_id, source, event) {
+                Ok(Some(row)) => rows.push((row, *data)),
+                Ok(None) | Err(ApplyError::NoEntity) => {}
+                Err(ApplyError::Store(err)) => return Err(err),
+            }
+        }
+        let written = sync::write_listed(&txn, rows).await?;
+        let mut counts = PageCounts::default();
+        for (id, inserted) in &written {
+            if inserted.unwrap_or_else(|| !existing.contains(id)) {
+                counts.created += 1;
+            } else {
+                counts.updated += 1;
+            }
+        }
+        counts.unchanged = page.objects.len() as u64 - counts.created - counts.updated;
         if let Some(kind) = page.progress.kinds.get_mut(page.kind_index) {
             kind.created += counts.created;
             kind.updated += counts.updated;
