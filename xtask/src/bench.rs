@@ -4,40 +4,33 @@ use crate::ci::cargo;
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
-        Some("decode") => {
-            let mut command = vec![
-                "run",
-                "--quiet",
-                "--release",
-                "-p",
-                "hookgate-events",
-                "--example",
-                "decode",
-                "--",
-            ];
-            command.extend(args[1..].iter().map(String::as_str));
-            cargo(&command)
-        }
-        Some("process") => {
-            let mut command = vec![
-                "run",
-                "--quiet",
-                "--release",
-                "-p",
-                "hookgate-worker",
-                "--example",
-                "process",
-                "--",
-            ];
-            command.extend(args[1..].iter().map(String::as_str));
-            cargo(&command)
-        }
+        Some("decode") => example("hookgate-events", "decode", &args[1..]),
+        Some("process") => example("hookgate-worker", "process", &args[1..]),
+        Some("backfill") => example("hookgate-worker", "backfill", &args[1..]),
         Some("ingest") => crate::ingest::run(&args[1..]),
-        Some(other) => bail!("unknown benchmark `{other}` (known: decode, process, ingest)"),
+        Some(other) => {
+            bail!("unknown benchmark `{other}` (known: decode, process, backfill, ingest)")
+        }
         None => {
             bail!(
-                "usage: cargo xtask bench decode [rounds] | process [sqlite|postgres] [events] | ingest [--db sqlite|postgres] [--connections N] [--seconds S] [--runs R]"
+                "usage: cargo xtask bench decode [rounds] | process [sqlite|postgres] [events] | backfill [sqlite|postgres] [users] | ingest [--db sqlite|postgres] [--connections N] [--seconds S] [--runs R]"
             )
         }
     }
+}
+
+/// Runs a benchmark program (an example of `package`) in release mode with `args`.
+fn example(package: &str, name: &str, args: &[String]) -> anyhow::Result<()> {
+    let mut command = vec![
+        "run",
+        "--quiet",
+        "--release",
+        "-p",
+        package,
+        "--example",
+        name,
+        "--",
+    ];
+    command.extend(args.iter().map(String::as_str));
+    cargo(&command)
 }

@@ -28,6 +28,9 @@ tasks:
             cargo xtask bench decode    decoding a ~2.5 KB user.created
             cargo xtask bench process [sqlite|postgres] [events]
                                         applying stored events; lag at light load
+            cargo xtask bench backfill [sqlite|postgres] [users]
+                                        listing users from a local fake of Clerk's Backend
+                                        API (no rate limit) into the users table
             cargo xtask bench ingest [--db sqlite|postgres] [--connections 64] [--seconds 10]
                                      [--runs 3]
                                         durable ingest against the Node.js @clerk/backend

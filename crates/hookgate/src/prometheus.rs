@@ -58,6 +58,18 @@ pub const CATALOGUE: &[Metric] = &[
         help: "Fields of applied events read as absent because their values had unexpected types (drift in what Clerk sends), by event type and field path (list positions dropped).",
     },
     Metric {
+        name: "hookgate_reconcile_drift_total",
+        kind: Kind::Counter,
+        labels: &["kind", "change"],
+        help: "Rows reconcile found out of step with Clerk and repaired, by kind (users, organizations, ...) and change: created, updated, tombstoned.",
+    },
+    Metric {
+        name: "hookgate_jobs_total",
+        kind: Kind::Counter,
+        labels: &["type", "outcome"],
+        help: "Backfill and reconcile job attempts that ended, by type and outcome: done, retrying (Clerk unavailable), failed (for good: a refused or missing key), stopped (cancelled, or taken over).",
+    },
+    Metric {
         name: "hookgate_processing_lag_seconds",
         kind: Kind::Histogram,
         labels: &[],

@@ -11,10 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use hookgate_store::{
-    DatabaseOptions, InboxStatus, NewInboxEvent, NewSecret, NewTenant, Store, Uuid,
-};
-use hookgate_testkit::{Backend, TestDb};
+use hookgate_store::{InboxStatus, NewInboxEvent};
+use hookgate_testkit::Backend;
 use hookgate_worker::{Backoff, Worker, WorkerSettings};
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
@@ -30,49 +28,13 @@ const MIX: &[(&str, u32)] = &[
     ("email.created", 10),
 ];
 
-/// A new tenant to own the events (deliveries are stored only for tenants that exist).
-async fn new_tenant(store: &Store) -> anyhow::Result<Uuid> {
-    let id = Uuid::now_v7();
-    store
-        .create_tenant(
-            NewTenant {
-                id,
-                slug: format!("bench-{}", id.simple()),
-                name: "bench".into(),
-            },
-            NewSecret {
-                id: Uuid::now_v7(),
-                ciphertext: vec![0; 16],
-                not_before: None,
-                expires_at: None,
-            },
-        )
-        .await
-        .context("tenant")?;
-    Ok(id)
-}
+mod common;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let backend = match args.next().as_deref() {
-        Some("postgres") => Backend::Postgres,
-        _ => Backend::Sqlite,
-    };
+    let (backend, mut args) = common::backend(std::env::args());
     let events: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(5_000);
-    let db = TestDb::create(backend)
-        .await
-        .context("HOOKGATE_TEST_DATABASE_URL is needed for postgres")?;
-    let store = Store::connect(&DatabaseOptions {
-        url: db.url(),
-        max_connections: 8,
-        connect_timeout: Duration::from_secs(5),
-        acquire_timeout: Duration::from_secs(30),
-        sqlite_busy_timeout: Duration::from_secs(30),
-    })
-    .await
-    .context("database")?;
-    store.migrate().await.context("migrations")?;
+    let (_db, store) = common::store(backend).await?;
     let templates = templates()?;
     let workers: usize = std::env::var("WORKERS")
         .ok()
@@ -90,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     // Throughput.
-    let tenant = new_tenant(&store).await?;
+    let tenant = common::new_tenant(&store).await?;
     for n in 0..events {
         store
             .insert_inbox_event(tenant, event(&templates, n, events)?)
@@ -127,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Lag at light load.
-    let tenant = new_tenant(&store).await?;
+    let tenant = common::new_tenant(&store).await?;
     let wake = Arc::new(Notify::new());
     let (stop_tx, stop) = watch::channel(false);
     let worker = Worker::new(store.clone(), settings, wake.clone());
@@ -162,11 +124,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!(
         "{{\"backend\":\"{}\",\"events\":{events},\"workers\":{workers},\"batch\":{},\"seconds\":{:.2},\"events_per_s\":{:.0},\"lag_events\":{},\"lag_p50_ms\":{:.1},\"lag_p99_ms\":{:.1}}}",
-        if backend == Backend::Postgres {
-            "postgres"
-        } else {
-            "sqlite"
-        },
+        common::name(backend),
         settings.batch_size,
         elapsed.as_secs_f64(),
         events as f64 / elapsed.as_secs_f64(),

@@ -165,7 +165,17 @@ impl JobRunner {
             tenant_id = %job.tenant_id,
             job_type = job.job_type.as_str(),
         );
-        self.execute_in_span(job).instrument(span).await
+        let job_type = job.job_type.as_str();
+        let outcome = self.execute_in_span(job).instrument(span).await?;
+        let label = match &outcome {
+            JobOutcome::Done => "done",
+            JobOutcome::Retrying(_) => "retrying",
+            JobOutcome::Failed(_) => "failed",
+            JobOutcome::Stopped => "stopped",
+        };
+        metrics::counter!("hookgate_jobs_total", "type" => job_type, "outcome" => label)
+            .increment(1);
+        Ok(outcome)
     }
 
     async fn execute_in_span(&self, job: Job) -> Result<JobOutcome, StoreError> {
@@ -278,15 +288,15 @@ impl JobRunner {
             entry.fetched = 0;
             entry.gaps = 0;
         }
-        let mut cursor = entry
+        let cursor = entry
             .cursor
             .as_ref()
             .and_then(|c| serde_json::from_value::<Cursor>(c.clone()).ok())
             .filter(|c| c.fits(kind))
             .unwrap_or_else(|| Cursor::start(kind));
         let mut seen: HashSet<String> = HashSet::new();
+        let mut page = self.fetch(job, key, kind, &cursor).await?;
         loop {
-            let page = self.fetch(job, key, kind, &cursor, progress).await?;
             if reconcile {
                 seen.extend(page.ids());
             }
@@ -302,20 +312,19 @@ impl JobRunner {
             let decoded = decode(kind, &page.objects);
             progress.kinds[index].skipped += (page.objects.len() - decoded.len()) as u64;
             let before = progress.kinds[index].clone();
-            let written = self
-                .store
-                .write_listed_page(ListedPage {
-                    owner: &self.owner,
-                    job_id: job.id,
-                    tenant_id: job.tenant_id,
-                    kind: kind.entity_kind(),
-                    objects: &decoded,
-                    progress,
-                    kind_index: index,
-                    lease: self.settings.lease,
-                })
-                .await?;
-            if written.is_none() {
+            let write = self.store.write_listed_page(ListedPage {
+                owner: &self.owner,
+                job_id: job.id,
+                tenant_id: job.tenant_id,
+                kind: kind.entity_kind(),
+                objects: &decoded,
+                progress,
+                kind_index: index,
+                lease: self.settings.lease,
+            });
+            // The next page is asked for once this one is written with its checkpoint: a
+            // crash loses at most the page in flight, which the checkpoint points at.
+            if write.await?.is_none() {
                 return Err(Halt::Lost);
             }
             if reconcile {
@@ -323,8 +332,8 @@ impl JobRunner {
                 drift(kind, "created", after.created - before.created);
                 drift(kind, "updated", after.updated - before.updated);
             }
-            match page.next {
-                Some(next) => cursor = next,
+            match &page.next {
+                Some(next) => page = self.fetch(job, key, kind, next).await?,
                 None => break,
             }
         }
@@ -343,7 +352,6 @@ impl JobRunner {
         key: &ClerkSecretKey,
         kind: ListKind,
         cursor: &Cursor,
-        progress: &JobProgress,
     ) -> Result<Page, Halt> {
         let listing = self.client.list(key, kind, cursor);
         tokio::pin!(listing);
@@ -355,7 +363,7 @@ impl JobRunner {
                 _ = renew.tick() => {
                     let held = self
                         .store
-                        .checkpoint_job(&self.owner, job.id, progress, self.settings.lease)
+                        .renew_job_lease(&self.owner, job.id, self.settings.lease)
                         .await?;
                     if !held {
                         return Err(Halt::Lost);

@@ -26,6 +26,7 @@ on_both_backends!(
     bad_requests_change_nothing,
     a_refused_key_fails_the_job_at_once,
     a_cancelled_backfill_stops,
+    reconciles_are_scheduled_for_keyed_tenants,
 );
 
 const KEY: &str = "sk_test_hookgatebackfilltestkey0123456789";
@@ -141,7 +142,22 @@ fn seed(fake: &FakeClerk, users: usize, organizations: usize, memberships: usize
 }
 
 async fn app_with(db: &TestDb, fake: &FakeClerk, role: Role, page_size: u32) -> TestApp {
+    app_with_limit(db, fake, role, page_size, (100, 10_000)).await
+}
+
+/// With `limit` (requests, window in ms) for development keys.
+async fn app_with_limit(
+    db: &TestDb,
+    fake: &FakeClerk,
+    role: Role,
+    page_size: u32,
+    limit: (u32, u64),
+) -> TestApp {
     let mut settings = settings(&db.url());
+    (
+        settings.clerk.rate_limit_development,
+        settings.clerk.rate_limit_window_ms,
+    ) = limit;
     settings.clerk.api_url = fake.url();
     settings.clerk.page_size = page_size;
     settings.clerk.backoff_base_ms = 10;
@@ -178,7 +194,9 @@ async fn a_backfill_under_webhooks_ends_equal_to_clerk(backend: Backend) {
     let fake = FakeClerk::start().await;
     fake.add_key(KEY);
     seed(&fake, 20_000, 500, 5_000);
-    let app = app_with(&db, &fake, Role::All, 500).await;
+    // A budget that binds: Clerk allows 10 requests a second here, and so does hookgate.
+    fake.set_limit(10, Duration::from_secs(1));
+    let app = app_with_limit(&db, &fake, Role::All, 500, (10, 1_000)).await;
     let acme = with_key(&app).await;
     let (tenant, signing) = (acme.id, acme.secret);
     let users = fake.ids(Kind::Users);
@@ -251,9 +269,10 @@ async fn a_backfill_under_webhooks_ends_equal_to_clerk(backend: Backend) {
     .expect("webhooks applied");
     let conn = sea_orm::Database::connect(db.url()).await.unwrap();
     assert_equal_to_clerk(&conn, tenant, &fake).await;
-    // Within Clerk's development limit, never answered 429.
-    assert!(fake.max_in_window(KEY, Duration::from_secs(10)) <= 100);
+    // Within the limit, never answered 429, and the limit did bind.
+    assert!(fake.max_in_window(KEY, Duration::from_secs(1)) <= 10);
     assert_eq!(fake.rate_limited(KEY), 0);
+    assert!(fake.requests(KEY) > 20, "{} requests", fake.requests(KEY));
     app.shutdown().await;
 }
 
@@ -468,4 +487,53 @@ async fn a_cancelled_backfill_stops(backend: Backend) {
     .await;
     assert_eq!(status, 409, "over already");
     app.shutdown().await;
+}
+
+/// `reconcile.interval`: every tenant with a Clerk key is reconciled again and again, each time
+/// after the last one is over.
+async fn reconciles_are_scheduled_for_keyed_tenants(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let fake = FakeClerk::start().await;
+    fake.add_key(KEY);
+    fake.seed_users(20);
+    let mut settings = settings(&db.url());
+    settings.clerk.api_url = fake.url();
+    settings.jobs.poll_interval_ms = 50;
+    settings.reconcile.interval = "1s".into();
+    let app = TestApp::spawn_role(&settings, Role::All).await;
+    let keyless = app.tenant("keyless").await;
+    let acme = with_key(&app).await;
+    let jobs = eventually(Duration::from_secs(20), || async {
+        let jobs = app.store.list_jobs(acme.id, 10).await.unwrap();
+        let done = jobs
+            .iter()
+            .filter(|j| j.state == hookgate_store::JobState::Done)
+            .count();
+        (done >= 2).then_some(jobs)
+    })
+    .await
+    .expect("two scheduled reconciles ran");
+    assert!(
+        jobs.iter()
+            .all(|j| j.job_type == hookgate_store::JobType::Reconcile)
+    );
+    assert_eq!(kind_of_job(&jobs[0], "users"), 20);
+    assert!(
+        app.store
+            .list_jobs(keyless.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    app.shutdown().await;
+}
+
+fn kind_of_job(job: &hookgate_store::Job, kind: &str) -> u64 {
+    job.progress
+        .kinds
+        .iter()
+        .find(|k| k.kind == kind)
+        .map_or(0, |k| k.fetched)
 }
