@@ -92,21 +92,21 @@ impl ClerkEvent {
 
     /// Reads an object as Clerk's Backend API lists it, as the event that would create it: the
     /// same decoding and the same version (`updated_at`) as a webhook's, so a listed object and
-    /// an event of the same object are ordered by one rule. An object without `updated_at` gets
-    /// version 0: it fills a missing row and changes nothing else.
+    /// an event of the same object are ordered by one rule. Its timestamp is 0: between equal
+    /// versions any webhook's event comes later, so a listing never overwrites what a webhook of
+    /// the same version wrote. An object without `updated_at` gets version 0: it fills a missing
+    /// row and changes nothing else.
     pub fn from_listed(kind: EntityKind, data: &RawValue) -> Result<Self, DecodeError> {
         let event_type = EventType::created(kind);
         let (data, warnings) = decode_data(&event_type, data)?;
-        let mut event = Self {
+        Ok(Self {
             event_type,
             timestamp_ms: 0,
             instance_id: None,
             attributes: None,
             data,
             warnings,
-        };
-        event.timestamp_ms = event.updated_at().unwrap_or(0);
-        Ok(event)
+        })
     }
 
     /// Whether the event removes its object.

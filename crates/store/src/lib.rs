@@ -38,7 +38,7 @@ pub use inbox::{
 };
 pub use jobs::{
     Cancelled, Job, JobAlreadyOpen, JobEnd, JobProgress, JobState, JobType, KindProgress,
-    ListedPage, PageCounts,
+    ListedPage, PageCounts, Unlisted,
 };
 pub use queue::{Backlog, RetryPolicy};
 pub use reads::{Page, SyncQuery, SyncTable, SyncedRow, SyncedUser, UserFilter};

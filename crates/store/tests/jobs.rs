@@ -12,7 +12,7 @@ use std::time::Duration;
 use hookgate_events::{ClerkEvent, EntityKind};
 use hookgate_store::{
     Cancelled, JobAlreadyOpen, JobEnd, JobProgress, JobState, JobType, KindProgress, ListedPage,
-    PageCounts, SealedKind, Source, Store, Uuid,
+    PageCounts, SealedKind, Source, Store, Unlisted, Uuid,
 };
 use hookgate_testkit::{Backend, TestDb, on_both_backends};
 use serde_json::json;
@@ -117,6 +117,26 @@ async fn row(store: &Store, tenant: Uuid, id: &str) -> Option<(Option<String>, b
         .await
         .unwrap()
         .map(|u| (u.first_name, u.deleted_at.is_some(), u.version))
+}
+
+fn unlisted_of<'a>(
+    job: Uuid,
+    tenant: Uuid,
+    ids: &'a [String],
+    not_after: i64,
+    progress: &'a mut JobProgress,
+) -> Unlisted<'a> {
+    Unlisted {
+        owner: "w1",
+        job_id: job,
+        tenant_id: tenant,
+        kind: EntityKind::User,
+        ids,
+        not_after,
+        progress,
+        kind_index: 0,
+        lease: LEASE,
+    }
 }
 
 async fn one_open_job_per_tenant(backend: Backend) {
@@ -329,10 +349,38 @@ async fn pages_use_the_webhooks_guarded_upsert(backend: Backend) {
         row(&store, tenant, "user_new").await.unwrap().0.as_deref(),
         Some("same version, webhook")
     );
+    // A webhook whose envelope is stamped before the object's `updated_at` (a timestamp in
+    // seconds, normalised, can be): a listing of the same version still leaves it alone.
+    let version = 1_732_890_000_000_i64;
+    let body = json!({"data": {"id": "user_tie", "object": "user", "first_name": "webhook",
+                               "email_addresses": [], "created_at": 1, "updated_at": version},
+                      "object": "event", "type": "user.updated", "timestamp": version - 1_000});
+    let event = ClerkEvent::decode(&serde_json::to_vec(&body).unwrap()).unwrap();
+    let source = Source {
+        event_id: Uuid::now_v7(),
+        svix_id: "msg_tie",
+    };
+    store
+        .apply_event(tenant, source, &event, body["data"].clone())
+        .await
+        .unwrap();
+    let tie = write(
+        &store,
+        "w1",
+        job.id,
+        tenant,
+        &[user("user_tie", version, "listed")],
+    )
+    .await;
+    assert_eq!(tie.unwrap().unchanged, 1);
+    assert_eq!(
+        row(&store, tenant, "user_tie").await.unwrap().0.as_deref(),
+        Some("webhook")
+    );
     // A page repeating an object (the overlap after a gap) writes its newest version once.
     let repeated = [
-        user("user_twice", 150, "first"),
-        user("user_twice", 160, "second"),
+        user("user_twice", 160, "newer"),
+        user("user_twice", 150, "older"),
     ];
     let counts = write(&store, "w1", job.id, tenant, &repeated)
         .await
@@ -340,7 +388,7 @@ async fn pages_use_the_webhooks_guarded_upsert(backend: Backend) {
     assert_eq!((counts.created, counts.unchanged), (1, 1));
     assert_eq!(
         row(&store, tenant, "user_twice").await,
-        Some((Some("second".into()), false, 160))
+        Some((Some("newer".into()), false, 160))
     );
     // The checkpoint went in with the page, with the page's counts and when the job started.
     let stored = store.find_job(tenant, job.id).await.unwrap().unwrap();
@@ -380,20 +428,26 @@ async fn reconcile_tombstones_only_what_the_listing_could_see(backend: Backend) 
     );
     // The listing saw user_kept only; user_recent came by webhook after it began.
     let unlisted = vec!["user_gone".to_owned(), "user_recent".to_owned()];
+    let mut counted = progress();
     let tombstoned = store
-        .tombstone_unlisted(
-            "w1",
+        .tombstone_unlisted(unlisted_of(
             job.id,
             tenant,
-            EntityKind::User,
             &unlisted,
             started,
-            &progress(),
-            LEASE,
-        )
+            &mut counted,
+        ))
         .await
         .unwrap();
     assert_eq!(tombstoned, Some(1));
+    // Counted, and the kind done, with the tombstones.
+    assert_eq!(
+        (counted.kinds[0].tombstoned, counted.kinds[0].done),
+        (1, true)
+    );
+    let stored = store.find_job(tenant, job.id).await.unwrap().unwrap();
+    assert_eq!(stored.progress.kinds[0].tombstoned, 1);
+    assert!(stored.progress.kinds[0].done);
     assert!(row(&store, tenant, "user_gone").await.unwrap().1);
     assert!(!row(&store, tenant, "user_recent").await.unwrap().1);
     assert!(!row(&store, tenant, "user_kept").await.unwrap().1);
@@ -414,16 +468,13 @@ async fn reconcile_tombstones_only_what_the_listing_could_see(backend: Backend) 
     // Not held: nothing tombstoned.
     store.cancel_job(tenant, job.id).await.unwrap();
     let refused = store
-        .tombstone_unlisted(
-            "w1",
+        .tombstone_unlisted(unlisted_of(
             job.id,
             tenant,
-            EntityKind::User,
             &["user_kept".into()],
             started,
-            &progress(),
-            LEASE,
-        )
+            &mut progress(),
+        ))
         .await
         .unwrap();
     assert_eq!(refused, None);

@@ -124,6 +124,12 @@ impl SecretCipher {
         self.open(at, stored, self.accept_unbound)
     }
 
+    /// [`Self::decrypt`] for a kind of secret that was never stored unbound (Clerk keys): a
+    /// tenant-only ciphertext is refused whatever `secrets.accept_unbound` says.
+    pub fn decrypt_bound(&self, at: SealedRow, stored: &[u8]) -> Result<Secret, CipherError> {
+        self.open(at, stored, false)
+    }
+
     fn open(&self, at: SealedRow, stored: &[u8], unbound: bool) -> Result<Secret, CipherError> {
         let bound = stored
             .strip_prefix(MAGIC)
@@ -313,6 +319,10 @@ mod tests {
         assert_eq!(cipher(1).decrypt(at, &old).unwrap(), secret);
         let strict = cipher(1).accepting_unbound(false);
         assert_eq!(strict.decrypt(at, &old), Err(CipherError::Decrypt));
+        // Kinds never stored unbound (Clerk keys) refuse them whatever the setting.
+        assert_eq!(cipher(1).decrypt_bound(at, &old), Err(CipherError::Decrypt));
+        let sealed = cipher(1).encrypt(at, &secret).unwrap();
+        assert_eq!(cipher(1).decrypt_bound(at, &sealed).unwrap(), secret);
         let other_tenant = SealedRow {
             tenant_id: Uuid::now_v7(),
             ..at

@@ -23,7 +23,7 @@ pub fn open_clerk_key(
     tenant_id: Uuid,
     stored: &[u8],
 ) -> Result<ClerkSecretKey, CipherError> {
-    let secret = cipher.decrypt(sealed_for(tenant_id), stored)?;
+    let secret = cipher.decrypt_bound(sealed_for(tenant_id), stored)?;
     let text = std::str::from_utf8(secret.expose_bytes()).map_err(|_| CipherError::Decrypt)?;
     ClerkSecretKey::parse(text).map_err(|_| CipherError::Decrypt)
 }

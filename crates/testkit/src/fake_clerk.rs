@@ -174,6 +174,8 @@ struct Truth {
     /// `(created_at, id)` of deleted objects, so a cursor naming one still has a place.
     deleted: HashMap<Kind, HashMap<String, i64>>,
     clock_ms: i64,
+    /// How far Clerk's clock runs behind this machine's (see [`FakeClerk::clock_behind`]).
+    behind_ms: i64,
     serial: u64,
     keys: HashSet<String>,
     limit: Option<(u32, Duration)>,
@@ -263,6 +265,12 @@ impl FakeClerk {
     }
 
     // --- keys, limits, failures ---
+
+    /// Stamps objects from now on with a clock running `by` behind this machine's: objects
+    /// seeded by a test then look as old as real ones, and tests of clock skew can be written.
+    pub fn clock_behind(&self, by: Duration) {
+        self.state().behind_ms = by.as_millis() as i64;
+    }
 
     /// Accepts `key` as a bearer key from now on.
     pub fn add_key(&self, key: &str) {
@@ -614,7 +622,7 @@ impl Truth {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        self.clock_ms = now.max(self.clock_ms + 1);
+        self.clock_ms = (now - self.behind_ms).max(self.clock_ms + 1);
         self.clock_ms
     }
 

@@ -12,13 +12,18 @@ use chrono::Utc;
 use hookgate_clerk::{ClerkClient, ClerkError, ClerkSecretKey, Cursor, ListKind, Page};
 use hookgate_events::ClerkEvent;
 use hookgate_store::{
-    Job, JobEnd, JobProgress, JobType, ListedPage, RetryPolicy as _, Store, StoreError, Uuid,
+    Job, JobEnd, JobProgress, JobType, ListedPage, RetryPolicy as _, Store, StoreError, Unlisted,
+    Uuid,
 };
 use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
 use crate::Backoff;
+
+/// How far Clerk's clock may be behind this machine's: a reconcile spares rows whose version is
+/// within this of its listing's start.
+const CLOCK_SKEW_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Opens a tenant's stored Clerk key (the binary decrypts with the secrets key).
 #[derive(Clone)]
@@ -203,21 +208,17 @@ impl JobRunner {
             match listed {
                 Ok(()) => {}
                 Err(Halt::Lost) => return Ok(JobOutcome::Stopped),
-                Err(Halt::Store(err)) => return Err(err),
+                // Clerk down or busy, or a page the database would not take: another attempt
+                // later, from the checkpoint, until the attempts run out; the job never holds
+                // its tenant's one open slot forever.
+                Err(Halt::Store(err)) => {
+                    let error = format!("storing a page failed: {err}");
+                    return self.retry_later(&job, attempts, error, &progress).await;
+                }
                 Err(Halt::Clerk(err)) if err.is_transient() => {
-                    let retry_at = self.settings.backoff.next_attempt(attempts, Utc::now());
-                    let error = err.to_string();
-                    let end = JobEnd::Failed {
-                        retry_at,
-                        error: error.clone(),
-                    };
-                    self.store
-                        .finish_job(&self.owner, job.id, attempts, end, &progress)
-                        .await?;
-                    return Ok(match retry_at {
-                        Some(_) => JobOutcome::Retrying(error),
-                        None => JobOutcome::Failed(error),
-                    });
+                    return self
+                        .retry_later(&job, attempts, err.to_string(), &progress)
+                        .await;
                 }
                 Err(Halt::Clerk(err)) => {
                     return self
@@ -261,10 +262,43 @@ impl JobRunner {
             retry_at: None,
             error: error.clone(),
         };
-        self.store
+        let held = self
+            .store
             .finish_job(&self.owner, job.id, attempts, end, progress)
             .await?;
-        Ok(JobOutcome::Failed(error))
+        Ok(if held {
+            JobOutcome::Failed(error)
+        } else {
+            JobOutcome::Stopped
+        })
+    }
+
+    /// Ends this attempt; the job is tried again after the backoff, or fails once its attempts
+    /// are spent.
+    async fn retry_later(
+        &self,
+        job: &Job,
+        attempts: i32,
+        error: String,
+        progress: &JobProgress,
+    ) -> Result<JobOutcome, StoreError> {
+        let Some(retry_at) = self.settings.backoff.next_attempt(attempts, Utc::now()) else {
+            return self.give_up(job, attempts, error, progress).await;
+        };
+        tracing::warn!(%error, %retry_at, "job stopped; it resumes later from its checkpoint");
+        let end = JobEnd::Failed {
+            retry_at: Some(retry_at),
+            error: error.clone(),
+        };
+        let held = self
+            .store
+            .finish_job(&self.owner, job.id, attempts, end, progress)
+            .await?;
+        Ok(if held {
+            JobOutcome::Retrying(error)
+        } else {
+            JobOutcome::Stopped
+        })
     }
 
     /// Lists one kind from where its checkpoint left it (a reconcile: from the start) to its
@@ -280,7 +314,10 @@ impl JobRunner {
         let reconcile = job.job_type == JobType::Reconcile;
         let entry = &mut progress.kinds[index];
         if reconcile || entry.listing_started_ms.is_none() {
-            entry.listing_started_ms = Some(Utc::now().timestamp_millis());
+            // Compared with versions stamped by Clerk's clock, so a margin for the two clocks
+            // to disagree: a row written just before the listing began is left for the next.
+            let started = Utc::now() - CLOCK_SKEW_MARGIN;
+            entry.listing_started_ms = Some(started.timestamp_millis());
         }
         if reconcile {
             // What a reconcile saw is not kept: the listing starts over.
@@ -304,7 +341,9 @@ impl JobRunner {
             entry.fetched += page.objects.len() as u64;
             entry.total = page.total_count.or(entry.total);
             entry.gaps += u64::from(page.gap);
-            entry.done = page.next.is_none();
+            // A reconcile's kind is done with its tombstones, in their transaction: a crash in
+            // between lists it again rather than skipping them.
+            entry.done = page.next.is_none() && !reconcile;
             entry.cursor = page
                 .next
                 .as_ref()
@@ -374,7 +413,8 @@ impl JobRunner {
     }
 
     /// Tombstones the rows of `kind` that a complete listing did not show, unless they were
-    /// written since it began. After a gap (objects may have been missed) nothing is tombstoned.
+    /// written since it began, and marks the kind done with them. After a gap (objects may have
+    /// been missed) nothing is tombstoned.
     async fn tombstone_unlisted(
         &self,
         job: &Job,
@@ -384,47 +424,39 @@ impl JobRunner {
         progress: &mut JobProgress,
     ) -> Result<(), Halt> {
         let entry = &progress.kinds[index];
-        if entry.gaps > 0 {
+        let started = entry.listing_started_ms.unwrap_or(0);
+        let unlisted: Vec<String> = if entry.gaps > 0 {
             tracing::warn!(
                 kind = kind.as_str(),
                 gaps = entry.gaps,
                 "the listing may have missed objects (deleted while it ran); nothing tombstoned"
             );
-            return Ok(());
-        }
-        let started = entry.listing_started_ms.unwrap_or(0);
-        let unlisted: Vec<String> = self
-            .store
-            .live_ids(job.tenant_id, kind.entity_kind(), started)
-            .await?
-            .into_iter()
-            .filter(|id| !seen.contains(id))
-            .collect();
-        let planned = unlisted.len() as u64;
-        progress.kinds[index].tombstoned += planned;
+            Vec::new()
+        } else {
+            self.store
+                .live_ids(job.tenant_id, kind.entity_kind(), started)
+                .await?
+                .into_iter()
+                .filter(|id| !seen.contains(id))
+                .collect()
+        };
         let done = self
             .store
-            .tombstone_unlisted(
-                &self.owner,
-                job.id,
-                job.tenant_id,
-                kind.entity_kind(),
-                &unlisted,
-                started,
+            .tombstone_unlisted(Unlisted {
+                owner: &self.owner,
+                job_id: job.id,
+                tenant_id: job.tenant_id,
+                kind: kind.entity_kind(),
+                ids: &unlisted,
+                not_after: started,
                 progress,
-                self.settings.lease,
-            )
+                kind_index: index,
+                lease: self.settings.lease,
+            })
             .await?;
         let Some(tombstoned) = done else {
             return Err(Halt::Lost);
         };
-        if tombstoned != planned {
-            // Rows written meanwhile were spared: record what happened.
-            progress.kinds[index].tombstoned -= planned - tombstoned;
-            self.store
-                .checkpoint_job(&self.owner, job.id, progress, self.settings.lease)
-                .await?;
-        }
         drift(kind, "tombstoned", tombstoned);
         Ok(())
     }

@@ -15,7 +15,7 @@ use super::output::{self, Column, Format, Line, Row};
 use crate::settings::Settings;
 use crate::startup;
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum ClerkKeyCommand {
     /// Store the tenant's Clerk secret key (`sk_live_…` or `sk_test_…`), encrypted; it is never
     /// shown again. Backfill and reconcile read Clerk's Backend API with it.
@@ -30,6 +30,16 @@ pub enum ClerkKeyCommand {
     Clear { slug: TenantSlug },
     /// Whether the tenant has a Clerk secret key, and for which kind of instance.
     Show { slug: TenantSlug },
+}
+
+impl std::fmt::Debug for ClerkKeyCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Set { slug, .. } => write!(f, "Set {{ slug: {slug}, key: [redacted] }}"),
+            Self::Clear { slug } => write!(f, "Clear {{ slug: {slug} }}"),
+            Self::Show { slug } => write!(f, "Show {{ slug: {slug} }}"),
+        }
+    }
 }
 
 /// What `tenant backfill` and `tenant reconcile` take.

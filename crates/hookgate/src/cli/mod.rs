@@ -123,6 +123,24 @@ mod tests {
     }
 
     #[test]
+    fn a_clerk_key_given_as_an_argument_is_never_debug_printed() {
+        let key = "sk_test_neverprintedanywhere0123456789";
+        let cli = Cli::try_parse_from([
+            "hookgate",
+            "tenant",
+            "clerk-key",
+            "set",
+            "acme",
+            "--key",
+            key,
+        ])
+        .unwrap();
+        let printed = format!("{cli:?}");
+        assert!(!printed.contains("neverprinted"), "{printed}");
+        assert!(printed.contains("acme"), "{printed}");
+    }
+
+    #[test]
     fn slugs_are_validated_by_the_parser() {
         assert!(Cli::try_parse_from(["hookgate", "tenant", "create", "Bad_Slug"]).is_err());
         assert!(Cli::try_parse_from(["hookgate", "tenant", "create", "acme"]).is_ok());

@@ -362,7 +362,13 @@ impl Settings {
                 "invalid settings: clerk.timeout_ms, the rate limits and their window must be positive, and backoff_base_ms <= backoff_cap_ms"
             );
         }
-        self.reconcile_interval()?;
+        // A reconcile lists a whole instance: more often than every minute only hammers Clerk.
+        if self
+            .reconcile_interval()?
+            .is_some_and(|every| every < std::time::Duration::from_secs(60))
+        {
+            bail!("invalid settings: reconcile.interval is at least 1m");
+        }
         let f = &self.forward;
         if f.concurrency == 0 || f.timeout_ms == 0 || f.poll_interval_ms == 0 {
             bail!(

@@ -143,9 +143,12 @@ impl Settings {
             _ => 0,
         };
         match number.parse::<u64>().ok().and_then(|n| n.checked_mul(secs)) {
-            Some(total) if total >= 1 => Ok(Some(Duration::from_secs(total))),
+            // A year at most: the scheduler subtracts it from the clock.
+            Some(total) if (1..=365 * 86_400).contains(&total) => {
+                Ok(Some(Duration::from_secs(total)))
+            }
             _ => bail!(
-                "invalid settings: reconcile.interval is `off` or a duration such as 24h, 90m or 3600s (got `{text}`)"
+                "invalid settings: reconcile.interval is `off` or a duration of at most 365d such as 24h, 90m or 3600s (got `{text}`)"
             ),
         }
     }

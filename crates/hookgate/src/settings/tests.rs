@@ -145,3 +145,32 @@ fn uuid_like() -> String {
         .as_nanos();
     format!("{}-{nanos}", std::process::id())
 }
+
+#[test]
+fn reconcile_interval_is_off_or_a_minute_to_a_year() {
+    let defaults = std::fs::read_to_string(config_dir().join("default.toml")).unwrap();
+    let with = |interval: &str| {
+        let dir = tempdir_with(&[
+            ("default.toml", &defaults),
+            (
+                "development.toml",
+                &format!(
+                    "[reconcile]\ninterval = \"{interval}\"\n[secrets]\nkey = \"{DEV_SECRETS_KEY}\"\n"
+                ),
+            ),
+        ]);
+        Settings::load_from(&dir, "development", false)
+    };
+    assert_eq!(with("off").unwrap().reconcile_interval().unwrap(), None);
+    assert_eq!(
+        with("24h").unwrap().reconcile_interval().unwrap(),
+        Some(std::time::Duration::from_secs(86_400))
+    );
+    for bad in ["10s", "366d", "100000000d", "daily", "24", ""] {
+        let err = with(bad).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("reconcile.interval"),
+            "{bad}: {err:#}"
+        );
+    }
+}

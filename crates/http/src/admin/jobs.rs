@@ -45,10 +45,16 @@ impl From<ClerkKey> for ClerkKeyView {
     }
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct SetClerkKey {
     /// The instance's secret key, `sk_live_…` or `sk_test_…`.
     key: String,
+}
+
+impl std::fmt::Debug for SetClerkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SetClerkKey { key: [redacted] }")
+    }
 }
 
 fn no_key() -> ApiError {

@@ -20,7 +20,7 @@ mod pages;
 
 use crate::entities::job::{self, JobStatus};
 use crate::queue::{self, Finish, Jobs};
-pub use pages::{ListedPage, PageCounts};
+pub use pages::{ListedPage, PageCounts, Unlisted};
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,6 +289,14 @@ impl crate::Store {
             .collect();
         let mut due = Vec::new();
         for tenant_id in keyed {
+            // A disabled tenant takes no deliveries; its tables wait for it to be enabled.
+            if !self
+                .find_tenant(tenant_id)
+                .await?
+                .is_some_and(|tenant| tenant.enabled)
+            {
+                continue;
+            }
             let recent = job::Entity::find()
                 .filter(job::Column::TenantId.eq(tenant_id))
                 .filter(

@@ -50,6 +50,13 @@ impl crate::Store {
             return Ok(Some(PageCounts::default()));
         };
         let txn = self.writer.begin().await?;
+        // The lease first: a job no longer held writes nothing, and on SQLite the write lock is
+        // taken before anything is read, so another process committing meanwhile cannot turn
+        // this transaction's snapshot stale.
+        if !queue::renew::<Jobs>(&txn, page.owner, page.job_id, page.lease, Vec::new()).await? {
+            txn.rollback().await?;
+            return Ok(None);
+        }
         // PostgreSQL says which rows it inserted; SQLite is asked beforehand (a lookup its
         // planner always makes by index, where PostgreSQL's may scan a table it has no
         // statistics for yet).
@@ -145,51 +152,80 @@ impl crate::Store {
     }
 
     /// Tombstones the live rows among `ids` whose version is at most `not_after` (a row a
-    /// webhook wrote since the listing began is left alone), and writes the job's progress, in
-    /// one transaction; `None` (nothing written) when `owner` no longer holds the job. A
+    /// webhook wrote since the listing began is left alone), adds how many to the kind at
+    /// `kind_index` of the job's progress, marks that kind done, and writes the progress, all in
+    /// one transaction; `None` (nothing written) when the job is no longer `owner`'s. A
     /// tombstone keeps the last object hookgate had, under the listing's start as its version.
-    #[allow(clippy::too_many_arguments)]
     pub async fn tombstone_unlisted(
         &self,
-        owner: &str,
-        job_id: Uuid,
-        tenant_id: Uuid,
-        kind: EntityKind,
-        ids: &[String],
-        not_after: i64,
-        progress: &JobProgress,
-        lease: Duration,
+        unlisted: Unlisted<'_>,
     ) -> Result<Option<u64>, StoreError> {
-        let Some(table) = sync::table_of(kind) else {
-            return Ok(Some(0));
-        };
         let txn = self.writer.begin().await?;
-        let now = Utc::now();
-        let mut tombstoned = 0;
-        for chunk in ids.chunks(500) {
-            let update = Query::update()
-                .table(Alias::new(table))
-                .value(Alias::new("deleted_at"), now)
-                .value(Alias::new("version"), not_after)
-                .value(Alias::new("tiebreak"), format!("{not_after:020}."))
-                .value(Alias::new("last_event_id"), job_id)
-                .value(Alias::new("applied_at"), now)
-                .and_where(Expr::col(Alias::new("tenant_id")).eq(tenant_id))
-                .and_where(Expr::col(Alias::new("clerk_id")).is_in(chunk.iter().cloned()))
-                .and_where(Expr::col(Alias::new("deleted_at")).is_null())
-                .and_where(Expr::col(Alias::new("version")).lte(not_after))
-                .to_owned();
-            tombstoned += txn.execute(&update).await?.rows_affected();
-        }
-        let held =
-            queue::renew::<Jobs>(&txn, owner, job_id, lease, progress_column(progress)).await?;
+        let held = queue::renew::<Jobs>(
+            &txn,
+            unlisted.owner,
+            unlisted.job_id,
+            unlisted.lease,
+            Vec::new(),
+        )
+        .await?;
         if !held {
             txn.rollback().await?;
             return Ok(None);
         }
+        let now = Utc::now();
+        let not_after = unlisted.not_after;
+        let mut tombstoned = 0;
+        if let Some(table) = sync::table_of(unlisted.kind) {
+            for chunk in unlisted.ids.chunks(500) {
+                let update = Query::update()
+                    .table(Alias::new(table))
+                    .value(Alias::new("deleted_at"), now)
+                    .value(Alias::new("version"), not_after)
+                    .value(Alias::new("tiebreak"), format!("{not_after:020}."))
+                    .value(Alias::new("last_event_id"), unlisted.job_id)
+                    .value(Alias::new("applied_at"), now)
+                    .and_where(Expr::col(Alias::new("tenant_id")).eq(unlisted.tenant_id))
+                    .and_where(Expr::col(Alias::new("clerk_id")).is_in(chunk.iter().cloned()))
+                    .and_where(Expr::col(Alias::new("deleted_at")).is_null())
+                    .and_where(Expr::col(Alias::new("version")).lte(not_after))
+                    .to_owned();
+                tombstoned += txn.execute(&update).await?.rows_affected();
+            }
+        }
+        if let Some(kind) = unlisted.progress.kinds.get_mut(unlisted.kind_index) {
+            kind.tombstoned += tombstoned;
+            kind.done = true;
+        }
+        queue::renew::<Jobs>(
+            &txn,
+            unlisted.owner,
+            unlisted.job_id,
+            unlisted.lease,
+            progress_column(unlisted.progress),
+        )
+        .await?;
         txn.commit().await?;
         Ok(Some(tombstoned))
     }
+}
+
+/// What a reconcile tombstones once a kind's listing is complete.
+#[derive(Debug)]
+pub struct Unlisted<'a> {
+    pub owner: &'a str,
+    pub job_id: Uuid,
+    pub tenant_id: Uuid,
+    pub kind: EntityKind,
+    /// Live rows the listing did not show.
+    pub ids: &'a [String],
+    /// Rows with a newer version than this (ms) are spared.
+    pub not_after: i64,
+    /// The job's progress, written with the tombstones once their count is added to the kind
+    /// at `kind_index` and the kind is marked done.
+    pub progress: &'a mut JobProgress,
+    pub kind_index: usize,
+    pub lease: Duration,
 }
 
 /// Which of `ids` the tenant has a row for (live or tombstone).
