@@ -258,19 +258,7 @@ impl JobRunner {
         progress: &JobProgress,
     ) -> Result<JobOutcome, StoreError> {
         tracing::warn!(%error, "job failed");
-        let end = JobEnd::Failed {
-            retry_at: None,
-            error: error.clone(),
-        };
-        let held = self
-            .store
-            .finish_job(&self.owner, job.id, attempts, end, progress)
-            .await?;
-        Ok(if held {
-            JobOutcome::Failed(error)
-        } else {
-            JobOutcome::Stopped
-        })
+        self.end_attempt(job, attempts, None, error, progress).await
     }
 
     /// Ends this attempt; the job is tried again after the backoff, or fails once its attempts
@@ -286,18 +274,32 @@ impl JobRunner {
             return self.give_up(job, attempts, error, progress).await;
         };
         tracing::warn!(%error, %retry_at, "job stopped; it resumes later from its checkpoint");
+        self.end_attempt(job, attempts, Some(retry_at), error, progress)
+            .await
+    }
+
+    /// Records a failed attempt (retried at `retry_at`, or for good); `Stopped` when the job
+    /// was no longer this runner's to record.
+    async fn end_attempt(
+        &self,
+        job: &Job,
+        attempts: i32,
+        retry_at: Option<chrono::DateTime<Utc>>,
+        error: String,
+        progress: &JobProgress,
+    ) -> Result<JobOutcome, StoreError> {
         let end = JobEnd::Failed {
-            retry_at: Some(retry_at),
+            retry_at,
             error: error.clone(),
         };
         let held = self
             .store
             .finish_job(&self.owner, job.id, attempts, end, progress)
             .await?;
-        Ok(if held {
-            JobOutcome::Retrying(error)
-        } else {
-            JobOutcome::Stopped
+        Ok(match (held, retry_at) {
+            (false, _) => JobOutcome::Stopped,
+            (true, Some(_)) => JobOutcome::Retrying(error),
+            (true, None) => JobOutcome::Failed(error),
         })
     }
 
