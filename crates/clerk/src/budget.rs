@@ -33,8 +33,9 @@ impl Budgets {
         }
     }
 
-    /// The budget of `key`, shared by every request made with it through this client.
-    pub(crate) fn of(&self, key: &ClerkSecretKey) -> Arc<Bucket> {
+    /// The budget of `key`'s instance when it is known, else of `key`, shared by every request
+    /// made with it through this client.
+    pub(crate) fn of(&self, key: &ClerkSecretKey, instance: Option<&str>) -> Arc<Bucket> {
         let limit = if key.is_production() {
             self.limits.production
         } else {
@@ -43,7 +44,10 @@ impl Budgets {
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(
             buckets
-                .entry(key.fingerprint())
+                .entry(match instance {
+                    Some(instance) => format!("instance {instance}"),
+                    None => key.fingerprint(),
+                })
                 .or_insert_with(|| Arc::new(Bucket::new(limit))),
         )
     }
@@ -228,9 +232,32 @@ mod tests {
         let budgets = Budgets::new(RateLimits::default());
         let live = ClerkSecretKey::parse("sk_live_0123456789abcdefghijKLM").unwrap();
         let test = ClerkSecretKey::parse("sk_test_0123456789abcdefghijKLM").unwrap();
-        assert!(Arc::ptr_eq(&budgets.of(&live), &budgets.of(&live.clone())));
-        assert!(!Arc::ptr_eq(&budgets.of(&live), &budgets.of(&test)));
-        assert_eq!(budgets.of(&live).limit, RateLimits::default().production);
-        assert_eq!(budgets.of(&test).limit, RateLimits::default().development);
+        assert!(Arc::ptr_eq(
+            &budgets.of(&live, None),
+            &budgets.of(&live.clone(), None)
+        ));
+        assert!(!Arc::ptr_eq(
+            &budgets.of(&live, None),
+            &budgets.of(&test, None)
+        ));
+        assert_eq!(
+            budgets.of(&live, None).limit,
+            RateLimits::default().production
+        );
+        assert_eq!(
+            budgets.of(&test, None).limit,
+            RateLimits::default().development
+        );
+    }
+
+    #[test]
+    fn keys_of_one_instance_share_its_budget() {
+        let budgets = Budgets::new(RateLimits::default());
+        let first = ClerkSecretKey::parse("sk_live_0123456789abcdefghijKLM").unwrap();
+        let second = ClerkSecretKey::parse("sk_live_9876543210abcdefghijKLM").unwrap();
+        let shared = budgets.of(&first, Some("ins_one"));
+        assert!(Arc::ptr_eq(&shared, &budgets.of(&second, Some("ins_one"))));
+        assert!(!Arc::ptr_eq(&shared, &budgets.of(&second, Some("ins_two"))));
+        assert!(!Arc::ptr_eq(&shared, &budgets.of(&second, None)));
     }
 }

@@ -223,6 +223,19 @@ impl ClerkClient {
         kind: ListKind,
         cursor: &Cursor,
     ) -> Result<Page, ClerkError> {
+        self.list_in(None, key, kind, cursor).await
+    }
+
+    /// [`Self::list`] keeping to the budget of the Clerk instance `instance` (`ins_…`) when it
+    /// is known: every key of one instance then shares one budget, as Clerk counts requests per
+    /// instance. Without it, the budget is the key's.
+    pub async fn list_in(
+        &self,
+        instance: Option<&str>,
+        key: &ClerkSecretKey,
+        kind: ListKind,
+        cursor: &Cursor,
+    ) -> Result<Page, ClerkError> {
         if !cursor.fits(kind) {
             return Err(ClerkError::WrongCursor { kind });
         }
@@ -237,7 +250,7 @@ impl ClerkClient {
                 if let Some(after) = after {
                     url.query_pairs_mut().append_pair("starting_after", after);
                 }
-                let body = self.fetch(key, kind, url).await?;
+                let body = self.fetch(instance, key, kind, url).await?;
                 let objects = parse_array(&body)?;
                 let ids = ids_of(&objects)?;
                 tracing::debug!(kind = %kind, objects = objects.len(), "listed a page of Clerk objects");
@@ -258,7 +271,7 @@ impl ClerkClient {
                 url.query_pairs_mut()
                     .append_pair("limit", &request.limit.to_string())
                     .append_pair("offset", &request.offset.to_string());
-                let body = self.fetch(key, kind, url).await?;
+                let body = self.fetch(instance, key, kind, url).await?;
                 let (mut objects, total_count) = parse_listing(&body)?;
                 let ids = ids_of(&objects)?;
                 let OffsetOutcome { skip, gap, next } =
@@ -287,12 +300,13 @@ impl ClerkClient {
     /// GETs `url` with the key until it answers a page, retrying as `list` says.
     async fn fetch(
         &self,
+        instance: Option<&str>,
         key: &ClerkSecretKey,
         kind: ListKind,
         url: Url,
     ) -> Result<Vec<u8>, ClerkError> {
         let settings = &self.inner.settings;
-        let bucket = self.inner.budgets.of(key);
+        let bucket = self.inner.budgets.of(key, instance);
         let (mut failures, mut limited, mut waited) = (0u32, 0u32, Duration::ZERO);
         loop {
             let permit = bucket.acquire().await;

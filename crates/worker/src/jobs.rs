@@ -70,6 +70,13 @@ pub struct JobRunner {
     owner: String,
 }
 
+/// What a job reads Clerk with: the tenant's key, and its instance when it is pinned to one.
+#[derive(Clone, Copy)]
+struct Listing<'a> {
+    key: &'a ClerkSecretKey,
+    instance: Option<&'a str>,
+}
+
 /// Why a listing stopped before its end.
 enum Halt {
     Clerk(ClerkError),
@@ -190,6 +197,17 @@ impl JobRunner {
             Ok(key) => key,
             Err(reason) => return self.give_up(&job, attempts, reason, &progress).await,
         };
+        // Clerk counts requests per instance: a tenant pinned to its instance keeps to that
+        // instance's budget, shared with every other tenant pinned to it.
+        let instance = self
+            .store
+            .find_tenant(job.tenant_id)
+            .await?
+            .and_then(|tenant| tenant.instance_id);
+        let listing = Listing {
+            key: &key,
+            instance: instance.as_deref(),
+        };
         let mut kinds = Vec::with_capacity(progress.kinds.len());
         for entry in &progress.kinds {
             match entry.kind.parse::<ListKind>() {
@@ -204,7 +222,9 @@ impl JobRunner {
             if progress.kinds[index].done {
                 continue;
             }
-            let listed = self.list_kind(&job, &key, kind, index, &mut progress).await;
+            let listed = self
+                .list_kind(&job, &listing, kind, index, &mut progress)
+                .await;
             match listed {
                 Ok(()) => {}
                 Err(Halt::Lost) => return Ok(JobOutcome::Stopped),
@@ -308,7 +328,7 @@ impl JobRunner {
     async fn list_kind(
         &self,
         job: &Job,
-        key: &ClerkSecretKey,
+        listing: &Listing<'_>,
         kind: ListKind,
         index: usize,
         progress: &mut JobProgress,
@@ -334,7 +354,7 @@ impl JobRunner {
             .filter(|c| c.fits(kind))
             .unwrap_or_else(|| Cursor::start(kind));
         let mut seen: HashSet<String> = HashSet::new();
-        let mut page = self.fetch(job, key, kind, &cursor).await?;
+        let mut page = self.fetch(job, listing, kind, &cursor).await?;
         loop {
             if reconcile {
                 seen.extend(page.ids());
@@ -374,7 +394,7 @@ impl JobRunner {
                 drift(kind, "updated", after.updated - before.updated);
             }
             match &page.next {
-                Some(next) => page = self.fetch(job, key, kind, next).await?,
+                Some(next) => page = self.fetch(job, listing, kind, next).await?,
                 None => break,
             }
         }
@@ -390,11 +410,12 @@ impl JobRunner {
     async fn fetch(
         &self,
         job: &Job,
-        key: &ClerkSecretKey,
+        listing: &Listing<'_>,
         kind: ListKind,
         cursor: &Cursor,
     ) -> Result<Page, Halt> {
-        let listing = self.client.list(key, kind, cursor);
+        let Listing { key, instance } = *listing;
+        let listing = self.client.list_in(instance, key, kind, cursor);
         tokio::pin!(listing);
         let mut renew = tokio::time::interval(self.settings.lease / 3);
         renew.tick().await;

@@ -27,19 +27,31 @@ on_both_backends!(
     a_refused_key_fails_the_job_at_once,
     a_cancelled_backfill_stops,
     reconciles_are_scheduled_for_keyed_tenants,
+    tenants_of_one_instance_share_its_budget,
 );
 
 const KEY: &str = "sk_test_hookgatebackfilltestkey0123456789";
 
+/// An admin API call on tenant `acme`'s `path`: the status and the JSON answer.
 async fn admin(
     app: &TestApp,
     method: reqwest::Method,
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
+    admin_of(app, "acme", method, path, body).await
+}
+
+async fn admin_of(
+    app: &TestApp,
+    slug: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut request = app
         .http
-        .request(method, app.url(&format!("/admin/v1/tenants/acme{path}")))
+        .request(method, app.url(&format!("/admin/v1/tenants/{slug}{path}")))
         .bearer_auth(ADMIN_TOKEN);
     if let Some(body) = body {
         request = request.json(&body);
@@ -556,4 +568,61 @@ fn kind_of_job(job: &hookgate_store::Job, kind: &str) -> u64 {
         .iter()
         .find(|k| k.kind == kind)
         .map_or(0, |k| k.fetched)
+}
+
+/// Tenants pinned to one Clerk instance share its rate budget, whatever keys they hold: Clerk
+/// counts requests per instance.
+async fn tenants_of_one_instance_share_its_budget(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    const OTHER: &str = "sk_test_hookgatesecondkeyofinstance0123456";
+    let fake = FakeClerk::start().await;
+    fake.add_key(KEY);
+    fake.add_key(OTHER);
+    fake.seed_users(1_500);
+    let app = app_with_limit(&db, &fake, Role::All, 100, (10, 1_000)).await;
+    let mut jobs = Vec::new();
+    for (slug, key) in [("acme", KEY), ("acme-eu", OTHER)] {
+        app.tenant(slug).await;
+        let pin = json!({"instance_id": "ins_2pQw8kLmN3vR5tY7uZ9aB1cD4eF"});
+        let (status, _) = admin_of(&app, slug, reqwest::Method::PATCH, "", Some(pin)).await;
+        assert_eq!(status, 200);
+        let key = json!({"key": key});
+        let (status, _) = admin_of(&app, slug, reqwest::Method::PUT, "/clerk-key", Some(key)).await;
+        assert_eq!(status, 200);
+        let users = json!({"kinds": ["users"]});
+        let (status, job) =
+            admin_of(&app, slug, reqwest::Method::POST, "/backfills", Some(users)).await;
+        assert_eq!(status, 202, "{job}");
+        jobs.push((slug, job["id"].as_str().unwrap().to_owned()));
+    }
+    for (slug, id) in &jobs {
+        let done = eventually(Duration::from_secs(60), || async {
+            let path = format!("/jobs/{id}");
+            let (_, job) = admin_of(&app, slug, reqwest::Method::GET, &path, None).await;
+            (job["state"] == "done").then_some(job)
+        })
+        .await;
+        assert!(done.is_some(), "{slug}'s backfill did not finish");
+    }
+    // Both listings together, as Clerk counts them for the instance.
+    let mut times: Vec<_> = [KEY, OTHER]
+        .iter()
+        .flat_map(|key| fake.records(key))
+        .map(|record| record.at)
+        .collect();
+    times.sort();
+    let window = Duration::from_secs(1);
+    let mut most = 0;
+    let mut first = 0;
+    for (last, at) in times.iter().enumerate() {
+        while times[first] + window <= *at {
+            first += 1;
+        }
+        most = most.max(last + 1 - first);
+    }
+    assert!(times.len() >= 30, "{} requests", times.len());
+    assert!(most <= 10, "{most} requests to the instance in one second");
+    app.shutdown().await;
 }
