@@ -2,6 +2,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261129_000001_create_tenants;
 mod m20261129_000002_create_tenant_secrets;
 mod m20261129_000003_create_inbox_events;
@@ -16,6 +17,7 @@ mod m20261201_000011_add_inbox_warnings;
 mod m20261201_000012_add_inbox_body_hash;
 mod m20261201_000013_add_sync_tiebreak;
 mod m20261201_000014_create_jobs;
+mod m20261201_000015_add_destination_url_ciphertext;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -38,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_add_inbox_body_hash::Migration),
             Box::new(m20261201_000013_add_sync_tiebreak::Migration),
             Box::new(m20261201_000014_create_jobs::Migration),
+            Box::new(m20261201_000015_add_destination_url_ciphertext::Migration),
         ]
     }
 }

@@ -8,24 +8,15 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // Fields of `data` the worker read as absent because their values had unexpected types (a
         // JSON array of `{path, message}`), so drift in what Clerk sends is visible. Null when none.
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("inbox_events"))
-                    .add_column(ColumnDef::new(Alias::new("warnings")).text().null())
-                    .to_owned(),
-            )
-            .await
+        crate::columns::add(
+            manager,
+            "inbox_events",
+            ColumnDef::new(Alias::new("warnings")).text().null(),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("inbox_events"))
-                    .drop_column(Alias::new("warnings"))
-                    .to_owned(),
-            )
-            .await
+        crate::columns::drop(manager, "inbox_events", "warnings").await
     }
 }

@@ -8,24 +8,15 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // SHA-256 of the body as received: a redelivery under the same svix-id with another body
         // is told from a plain duplicate without reading the stored body. Null for older rows.
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("inbox_events"))
-                    .add_column(ColumnDef::new(Alias::new("body_sha256")).blob().null())
-                    .to_owned(),
-            )
-            .await
+        crate::columns::add(
+            manager,
+            "inbox_events",
+            ColumnDef::new(Alias::new("body_sha256")).blob().null(),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Alias::new("inbox_events"))
-                    .drop_column(Alias::new("body_sha256"))
-                    .to_owned(),
-            )
-            .await
+        crate::columns::drop(manager, "inbox_events", "body_sha256").await
     }
 }

@@ -5,6 +5,7 @@
 //! data of types this version does not know as [`EventData::Unknown`].
 
 mod clerk_id;
+mod destination;
 mod envelope;
 mod event;
 mod event_type;
@@ -12,6 +13,9 @@ mod lenient;
 pub mod resources;
 
 pub use clerk_id::{ClerkId, ClerkIdError};
+pub use destination::{
+    DestinationKind, DestinationUrl, DestinationUrlError, NatsAuth, Target, Template,
+};
 pub use envelope::{Envelope, EnvelopeError, EventAttributes, HttpRequest};
 pub use event::{ClerkEvent, DecodeError, EntityRef, EventData};
 pub use event_type::{EntityKind, EventFilter, EventFilterError, EventType};

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use hookgate_worker::{
     ClerkKeyOpener, Forwarder, ForwarderSettings, JobRunner, SecretOpener, Worker, WorkerSettings,
+    outputs::{OutputSettings, Outputs},
 };
 use tokio::sync::{Notify, watch};
 
@@ -84,10 +85,16 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
         let addr = listener.local_addr()?;
-        let opener = cipher.clone();
-        let open_secret = SecretOpener(Arc::new(move |at, stored| {
-            opener.decrypt(at, stored).map_err(|err| err.to_string())
-        }));
+        let (secrets, urls) = (cipher.clone(), cipher.clone());
+        let open_secret = SecretOpener {
+            secret: Arc::new(move |at, stored| {
+                secrets.decrypt(at, stored).map_err(|err| err.to_string())
+            }),
+            url: Arc::new(move |at, stored| {
+                let url = urls.unseal(at, stored).map_err(|err| err.to_string())?;
+                String::from_utf8(url.to_vec()).map_err(|_| "not UTF-8".to_owned())
+            }),
+        };
         let job_runner = job_runner(settings, &store)?;
         let tenancy = Tenancy::new(store.clone(), cipher, Some(registry.clone()));
         let (inbox, inbox_task) = InboxWriter::start(
@@ -235,14 +242,18 @@ impl Application {
         let mut workers = Vec::new();
         if role.runs_workers() {
             let forward_wake = Arc::new(Notify::new());
+            let outputs = Outputs::new(OutputSettings {
+                timeout: forwarder.timeout,
+            })
+            .context("building the HTTP client for forwarding")?;
             for _ in 0..forwarders {
                 let forwarder = Forwarder::new(
                     state.store.clone(),
                     forwarder,
+                    outputs.clone(),
                     open_secret.clone(),
                     forward_wake.clone(),
-                )
-                .context("starting a forwarder")?;
+                );
                 let stop = stop_rx.clone();
                 workers.push(tokio::spawn(async move { forwarder.run(stop).await }));
             }

@@ -530,6 +530,18 @@ fn the_secrets_key_is_rotated_with_previous_keys_and_rekey() {
         ],
     );
     assert!(added.status.success(), "{}", text(&added.stderr));
+    // A queue destination whose URL holds a password: the URL is sealed too, shown with `***`.
+    let queue = "amqp://hook:s3cret@127.0.0.1:5672/%2f?exchange=clerk";
+    let added = run(&[], &["tenant", "destination", "add", "acme", queue]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let listed = run(&[], &["tenant", "destination", "list", "acme", "--json"]);
+    let listed = text(&listed.stdout);
+    assert!(!listed.contains("s3cret"), "{listed}");
+    assert!(
+        listed.contains("amqp://hook:***@127.0.0.1:5672/%2f?exchange=clerk"),
+        "{listed}"
+    );
+    assert!(listed.contains(r#""kind": "amqp""#), "{listed}");
 
     // The new key alone cannot read what the old one sealed: refused, nothing changed.
     let without_previous = run(
@@ -546,7 +558,8 @@ fn the_secrets_key_is_rotated_with_previous_keys_and_rekey() {
     let rekeyed = run(&rotating, &["secrets", "rekey"]);
     assert!(rekeyed.status.success(), "{}", text(&rekeyed.stderr));
     assert!(
-        text(&rekeyed.stdout).starts_with("2 stored secrets re-encrypted"),
+        // The tenant's signing secret, two destination secrets and the sealed URL.
+        text(&rekeyed.stdout).starts_with("4 stored secrets re-encrypted"),
         "{}",
         text(&rekeyed.stdout)
     );

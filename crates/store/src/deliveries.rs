@@ -14,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entities::delivery::{self, DeliveryStatus};
-use crate::entities::{destination, inbox_event};
+use crate::entities::{destination, inbox_event, tenant};
 use crate::queue::{self, Backlog, Deliveries, Finish, ReplaySelection, RetryPolicy};
 use crate::{Delivery, Destination, Store, StoreError};
 
@@ -22,9 +22,14 @@ use crate::{Delivery, Destination, Store, StoreError};
 #[derive(Clone)]
 pub struct DeliveryJob {
     pub delivery: Delivery,
+    /// The destination's URL as shown (credentials as `***`).
     pub url: String,
+    /// The full URL, sealed, when it holds credentials.
+    pub url_ciphertext: Option<Vec<u8>>,
     /// The destination's encrypted signing secret.
     pub ciphertext: Vec<u8>,
+    pub tenant_slug: String,
+    pub received_at: DateTime<Utc>,
     pub svix_id: String,
     pub event_type: Option<String>,
     /// The event exactly as Clerk sent it.
@@ -116,6 +121,13 @@ impl Store {
             .into_iter()
             .map(|e| (e.id, e))
             .collect();
+        let slugs: HashMap<Uuid, String> = tenant::Entity::find()
+            .filter(tenant::Column::Id.is_in(claimed.iter().map(|d| d.tenant_id)))
+            .all(&self.writer)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.slug))
+            .collect();
         // Cascading deletes make a missing destination or event impossible; skip rather than
         // fail the others if it happens anyway.
         Ok(claimed
@@ -123,9 +135,13 @@ impl Store {
             .filter_map(|delivery| {
                 let destination = destinations.get(&delivery.destination_id)?;
                 let event = events.get(&delivery.inbox_event_id)?;
+                let tenant_slug = slugs.get(&delivery.tenant_id)?.clone();
                 Some(DeliveryJob {
                     url: destination.url.clone(),
+                    url_ciphertext: destination.url_ciphertext.clone(),
                     ciphertext: destination.ciphertext.clone(),
+                    tenant_slug,
+                    received_at: event.received_at,
                     svix_id: event.svix_id.clone(),
                     event_type: event.event_type.clone(),
                     body: event.body.clone(),

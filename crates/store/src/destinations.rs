@@ -22,6 +22,8 @@ pub struct NewDestination {
     /// Comma-separated event type globs.
     pub event_types: String,
     pub ciphertext: Vec<u8>,
+    /// The full URL, sealed, when `url` is shown with its credentials redacted.
+    pub url_ciphertext: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for NewDestination {
@@ -39,7 +41,8 @@ impl std::fmt::Debug for NewDestination {
 #[derive(Debug, Clone, Default)]
 pub struct DestinationPatch {
     pub name: Option<String>,
-    pub url: Option<String>,
+    /// The shown URL and, when it holds credentials, the sealed full URL.
+    pub url: Option<(String, Option<Vec<u8>>)>,
     pub event_types: Option<String>,
     pub enabled: Option<bool>,
 }
@@ -58,6 +61,7 @@ impl Store {
             url: Set(new.url),
             event_types: Set(new.event_types),
             ciphertext: Set(new.ciphertext),
+            url_ciphertext: Set(new.url_ciphertext),
             enabled: Set(true),
             created_at: Set(now),
             updated_at: Set(now),
@@ -99,8 +103,10 @@ impl Store {
         if let Some(name) = patch.name {
             update = update.col_expr(destination::Column::Name, Expr::value(name));
         }
-        if let Some(url) = patch.url {
-            update = update.col_expr(destination::Column::Url, Expr::value(url));
+        if let Some((url, sealed)) = patch.url {
+            update = update
+                .col_expr(destination::Column::Url, Expr::value(url))
+                .col_expr(destination::Column::UrlCiphertext, Expr::value(sealed));
         }
         if let Some(event_types) = patch.event_types {
             update = update.col_expr(destination::Column::EventTypes, Expr::value(event_types));

@@ -189,7 +189,7 @@ pub struct SealedRow {
     pub row_id: Uuid,
 }
 
-/// The two kinds of stored secret.
+/// The kinds of stored secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SealedKind {
     /// A tenant's Clerk signing secret (`tenant_secrets`).
@@ -198,6 +198,8 @@ pub enum SealedKind {
     DestinationSecret,
     /// A tenant's Clerk secret key (`tenant_clerk_keys`; the row is the tenant's).
     ClerkKey,
+    /// A destination's URL holding credentials (`destinations.url_ciphertext`).
+    DestinationUrl,
 }
 
 /// Changes to a tenant's settings: `None` leaves a setting alone, `Some(None)` clears an override.
@@ -338,11 +340,25 @@ impl Store {
                 Ok(sealed) => sealed,
                 Err(err) => return Ok(Err(err)),
             };
-            destination::Entity::update_many()
+            let mut update = destination::Entity::update_many()
                 .col_expr(destination::Column::Ciphertext, Expr::value(sealed))
-                .filter(destination::Column::Id.eq(row.id))
-                .exec(&txn)
-                .await?;
+                .filter(destination::Column::Id.eq(row.id));
+            if let Some(url) = &row.url_ciphertext {
+                let at = SealedRow {
+                    kind: SealedKind::DestinationUrl,
+                    tenant_id: row.tenant_id,
+                    row_id: row.id,
+                };
+                match reseal(at, url) {
+                    Ok(url) => {
+                        update =
+                            update.col_expr(destination::Column::UrlCiphertext, Expr::value(url));
+                        count += 1;
+                    }
+                    Err(err) => return Ok(Err(err)),
+                }
+            }
+            update.exec(&txn).await?;
             count += 1;
         }
         for row in tenant_clerk_key::Entity::find().all(&txn).await? {

@@ -50,6 +50,7 @@ impl Subject for Deliveries {
                     url: "http://127.0.0.1:9/".into(),
                     event_types: "*".into(),
                     ciphertext: vec![0; 16],
+                    url_ciphertext: None,
                 },
             )
             .await

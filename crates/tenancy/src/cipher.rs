@@ -102,10 +102,15 @@ impl SecretCipher {
 
     /// Encrypts `secret` for the row `to`: the magic, the nonce, then the ciphertext.
     pub fn encrypt(&self, to: SealedRow, secret: &Secret) -> Result<Vec<u8>, CipherError> {
+        self.seal(to, secret.expose_bytes())
+    }
+
+    /// Encrypts any confidential bytes (a URL holding a password) for the row `to`.
+    pub fn seal(&self, to: SealedRow, plaintext: &[u8]) -> Result<Vec<u8>, CipherError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| CipherError::Random)?;
         let payload = Payload {
-            msg: secret.expose_bytes(),
+            msg: plaintext,
             aad: &binding(to),
         };
         let ciphertext = self
@@ -131,6 +136,23 @@ impl SecretCipher {
     }
 
     fn open(&self, at: SealedRow, stored: &[u8], unbound: bool) -> Result<Secret, CipherError> {
+        // The plaintext moves into the `Secret`, which wipes it when dropped (and so does a
+        // rejected one).
+        let key = std::mem::take(&mut *self.open_raw(at, stored, unbound)?);
+        Secret::from_bytes(key).map_err(|_| CipherError::InvalidKey)
+    }
+
+    /// Opens what [`Self::seal`] sealed for the row `at` (never stored unbound).
+    pub fn unseal(&self, at: SealedRow, stored: &[u8]) -> Result<Zeroizing<Vec<u8>>, CipherError> {
+        self.open_raw(at, stored, false)
+    }
+
+    fn open_raw(
+        &self,
+        at: SealedRow,
+        stored: &[u8],
+        unbound: bool,
+    ) -> Result<Zeroizing<Vec<u8>>, CipherError> {
         let bound = stored
             .strip_prefix(MAGIC)
             .and_then(|sealed| self.open_with(&binding(at), sealed));
@@ -143,9 +165,7 @@ impl SecretCipher {
                 .ok_or(CipherError::Decrypt)?,
             None => return Err(CipherError::Decrypt),
         };
-        // The plaintext moves into the `Secret`, which wipes it when dropped (and so does a
-        // rejected one).
-        Secret::from_bytes(key).map_err(|_| CipherError::InvalidKey)
+        Ok(Zeroizing::new(key))
     }
 
     /// The plaintext of `nonce ‖ ciphertext` under `aad`, with any of the keys.
@@ -173,7 +193,7 @@ impl SecretCipher {
     /// Opens `stored` (with any key, bound or not, whatever `accept_unbound` says) and encrypts
     /// it again under the current key, bound to `at`.
     pub fn reencrypt(&self, at: SealedRow, stored: &[u8]) -> Result<Vec<u8>, CipherError> {
-        self.encrypt(at, &self.open(at, stored, true)?)
+        self.seal(at, &self.open_raw(at, stored, true)?)
     }
 }
 
@@ -186,6 +206,7 @@ fn binding(row: SealedRow) -> [u8; 38] {
         SealedKind::SigningSecret => b's',
         SealedKind::DestinationSecret => b'd',
         SealedKind::ClerkKey => b'k',
+        SealedKind::DestinationUrl => b'u',
     };
     aad[6..22].copy_from_slice(row.tenant_id.as_bytes());
     aad[22..].copy_from_slice(row.row_id.as_bytes());

@@ -27,6 +27,8 @@ pub enum TenancyError {
     InvalidName,
     #[error("{0}")]
     InvalidSetting(&'static str),
+    #[error(transparent)]
+    InvalidDestinationUrl(#[from] hookgate_events::DestinationUrlError),
     #[error("tenant `{0}` has no Clerk secret key: set one with `hookgate tenant clerk-key set`")]
     NoClerkKey(TenantSlug),
     #[error("the tenant already has a job that is not over ({id}): wait for it or cancel it")]

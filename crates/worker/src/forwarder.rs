@@ -1,18 +1,19 @@
-//! Forwarding: claims due deliveries, POSTs each event exactly as Clerk sent it to the
-//! destination, signed with the destination's secret in both Svix (`svix-*`) and Standard Webhooks
-//! (`webhook-*`) headers, and records the attempt: delivered on 2xx, otherwise retried with
-//! backoff until dead.
+//! Forwarding: claims due deliveries, sends each event exactly as Clerk sent it through the
+//! destination's [output](crate::outputs), and records the attempt: delivered when the
+//! destination has it, otherwise retried with backoff until dead.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use hookgate_events::DestinationKind;
 use hookgate_store::{Attempt, DeliveryJob, DeliveryOutcome, SealedKind, SealedRow, Store};
-use hookgate_verify::{Secret, sign};
+use hookgate_verify::Secret;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 use crate::Backoff;
+use crate::outputs::{Failure, Message, Outputs, StoredDestination};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ForwarderSettings {
@@ -26,23 +27,24 @@ pub struct ForwarderSettings {
     pub backoff: Backoff,
 }
 
-/// Opens a destination's stored secret (the binary decrypts with the secrets key).
+/// Opens a destination's stored secret and sealed URL (the binary decrypts with the secrets
+/// key).
 #[derive(Clone)]
-pub struct SecretOpener(pub Arc<OpenSecret>);
+pub struct SecretOpener {
+    pub secret: Arc<OpenSecret>,
+    pub url: Arc<OpenUrl>,
+}
 
 /// Decrypts the stored secret of a destination (the row it is bound to, and its ciphertext).
 pub type OpenSecret = dyn Fn(SealedRow, &[u8]) -> Result<Secret, String> + Send + Sync;
+
+/// Decrypts the sealed URL of a destination whose URL holds credentials.
+pub type OpenUrl = dyn Fn(SealedRow, &[u8]) -> Result<String, String> + Send + Sync;
 
 impl std::fmt::Debug for SecretOpener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretOpener")
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ForwarderError {
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
 }
 
 /// Installs ring as the process's TLS crypto provider: every HTTPS client in the process
@@ -58,7 +60,7 @@ pub struct Forwarder {
     store: Store,
     settings: ForwarderSettings,
     owner: String,
-    client: reqwest::Client,
+    outputs: Outputs,
     open: SecretOpener,
     wake: Arc<Notify>,
 }
@@ -73,31 +75,24 @@ impl std::fmt::Debug for Forwarder {
 }
 
 impl Forwarder {
-    /// `wake` is notified when workers queue deliveries, so forwarding starts at once.
+    /// `wake` is notified when workers queue deliveries, so forwarding starts at once. The
+    /// forwarders of a process share one `outputs` (one connection per destination).
     pub fn new(
         store: Store,
         settings: ForwarderSettings,
+        outputs: Outputs,
         open: SecretOpener,
         wake: Arc<Notify>,
-    ) -> Result<Self, ForwarderError> {
-        install_tls_provider();
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            // A destination answers itself: following redirects would send the event (and its
-            // signature) somewhere the operator never configured.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("hookgate/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    ) -> Self {
         let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-        Ok(Self {
+        Self {
             store,
             settings,
             owner,
-            client,
+            outputs,
             open,
             wake,
-        })
+        }
     }
 
     /// Forwards until `stop` turns true, keeping up to `concurrency` attempts in flight. Attempts
@@ -162,10 +157,11 @@ impl Forwarder {
         if let Some(parent) = &job.trace_parent {
             crate::trace_context::adopt_stored_parent(&span, parent);
         }
+        let kind = DestinationKind::of_scheme(&job.url).map_or("unknown", DestinationKind::as_str);
         async {
             let started = std::time::Instant::now();
             let attempt = self.attempt(&job).await;
-            metrics::histogram!("hookgate_forward_duration_seconds")
+            metrics::histogram!("hookgate_forward_duration_seconds", "kind" => kind)
                 .record(started.elapsed().as_secs_f64());
             let span = tracing::Span::current();
             match &attempt {
@@ -186,8 +182,12 @@ impl Forwarder {
             {
                 Ok(outcome) => {
                     span.record("outcome", outcome.label());
-                    metrics::counter!("hookgate_forward_deliveries_total", "outcome" => outcome.label())
-                        .increment(1);
+                    metrics::counter!(
+                        "hookgate_forward_deliveries_total",
+                        "outcome" => outcome.label(),
+                        "kind" => kind
+                    )
+                    .increment(1);
                     if outcome == DeliveryOutcome::Dead {
                         tracing::error!(
                             delivery_id = %job.delivery.id,
@@ -205,69 +205,63 @@ impl Forwarder {
     }
 
     async fn attempt(&self, job: &DeliveryJob) -> Attempt {
-        let at = SealedRow {
-            kind: SealedKind::DestinationSecret,
-            tenant_id: job.delivery.tenant_id,
-            row_id: job.delivery.destination_id,
+        let tenant_id = job.delivery.tenant_id;
+        let row_id = job.delivery.destination_id;
+        let destination = StoredDestination {
+            id: row_id,
+            url: &job.url,
+            url_ciphertext: job.url_ciphertext.as_deref(),
+            secret_ciphertext: &job.ciphertext,
         };
-        let secret = match (self.open.0)(at, &job.ciphertext) {
-            Ok(secret) => secret,
-            Err(error) => {
-                return Attempt::Failed {
-                    status: None,
-                    error: format!("the destination's secret cannot be opened: {error}"),
-                };
-            }
+        let open = || {
+            let secret = (self.open.secret)(
+                SealedRow {
+                    kind: SealedKind::DestinationSecret,
+                    tenant_id,
+                    row_id,
+                },
+                &job.ciphertext,
+            )
+            .map_err(|err| format!("the destination's secret cannot be opened: {err}"))?;
+            let url = match &job.url_ciphertext {
+                None => job.url.clone(),
+                Some(sealed) => (self.open.url)(
+                    SealedRow {
+                        kind: SealedKind::DestinationUrl,
+                        tenant_id,
+                        row_id,
+                    },
+                    sealed,
+                )
+                .map_err(|err| format!("the destination's url cannot be opened: {err}"))?,
+            };
+            Ok((url, secret))
         };
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let signature = sign(&secret, &job.svix_id, timestamp, &job.body);
-        let timestamp = timestamp.to_string();
-        let request = self
-            .client
-            .post(&job.url)
-            .header("content-type", "application/json")
-            .header("svix-id", &job.svix_id)
-            .header("svix-timestamp", &timestamp)
-            .header("svix-signature", &signature)
-            .header("webhook-id", &job.svix_id)
-            .header("webhook-timestamp", &timestamp)
-            .header("webhook-signature", &signature)
-            .body(job.body.clone());
-        match request.send().await {
-            Ok(response) if response.status().is_success() => Attempt::Delivered {
-                status: response.status().as_u16(),
+        let message = Message {
+            svix_id: &job.svix_id,
+            event_type: job.event_type.as_deref().unwrap_or("unknown"),
+            tenant: &job.tenant_slug,
+            received_at: job.received_at.timestamp(),
+            body: &job.body,
+        };
+        // One bound for connecting and sending together, so an attempt ends well inside its lease.
+        let sent = tokio::time::timeout(
+            self.settings.timeout,
+            self.outputs.send(destination, open, &message),
+        );
+        match sent.await.unwrap_or_else(|_| {
+            Err(Failure::new(format!(
+                "timed out after {} ms",
+                self.settings.timeout.as_millis()
+            )))
+        }) {
+            Ok(status) => Attempt::Delivered {
+                status: status.unwrap_or_default(),
             },
-            Ok(response) => Attempt::Failed {
-                status: Some(response.status().as_u16()),
-                error: format!("the destination answered {}", response.status()),
-            },
-            Err(err) => Attempt::Failed {
-                status: None,
-                error: describe(err),
+            Err(failure) => Attempt::Failed {
+                status: failure.status,
+                error: failure.error,
             },
         }
     }
-}
-
-/// Why a request failed, without its URL: a destination's URL may carry a token in its query,
-/// and this text goes to logs, spans and `last_error`.
-fn describe(err: reqwest::Error) -> String {
-    let err = err.without_url();
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
-    let mut text = format!("{kind}: {err}");
-    let mut source = std::error::Error::source(&err);
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }

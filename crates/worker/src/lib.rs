@@ -4,12 +4,13 @@
 mod backoff;
 mod forwarder;
 mod jobs;
+pub mod outputs;
 mod trace_context;
 mod worker;
 
 pub use backoff::Backoff;
 pub use forwarder::{
-    Forwarder, ForwarderError, ForwarderSettings, SecretOpener, install_tls_provider,
+    Forwarder, ForwarderSettings, OpenSecret, OpenUrl, SecretOpener, install_tls_provider,
 };
 pub use jobs::{ClerkKeyOpener, JobOutcome, JobRunner, JobSettings, OpenClerkKey};
 pub use worker::{BatchReport, Worker, WorkerSettings};

@@ -62,6 +62,7 @@ async fn drifted_events_are_applied_and_forwarded(backend: Backend) {
                 url: "http://127.0.0.1:9/".into(),
                 event_types: "*".into(),
                 ciphertext: vec![0; 16],
+                url_ciphertext: None,
             },
         )
         .await

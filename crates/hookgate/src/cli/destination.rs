@@ -3,7 +3,7 @@
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use hookgate_events::EventFilter;
+use hookgate_events::{DestinationKind, EventFilter};
 use hookgate_store::{Delivery, DeliveryQuery, DeliveryStatus, Destination, Store, Uuid};
 use hookgate_tenancy::{DestinationSpec, Tenancy, TenantSlug};
 use hookgate_verify::Secret;
@@ -148,6 +148,7 @@ struct DestinationRow {
     id: Uuid,
     name: String,
     url: String,
+    kind: &'static str,
     event_types: Vec<String>,
     enabled: bool,
     created_at: String,
@@ -160,6 +161,7 @@ impl From<Destination> for DestinationRow {
             event_types: d.event_type_patterns().map(str::to_owned).collect(),
             id: d.id,
             name: d.name,
+            kind: DestinationKind::of_scheme(&d.url).map_or("unknown", DestinationKind::as_str),
             url: d.url,
             enabled: d.enabled,
             created_at: d.created_at.to_rfc3339(),

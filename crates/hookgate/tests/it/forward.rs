@@ -62,7 +62,7 @@ impl Receiver {
     }
 }
 
-fn fast_forwarding(db: &TestDb) -> Settings {
+pub(crate) fn fast_forwarding(db: &TestDb) -> Settings {
     let mut settings = settings(&db.url());
     settings.worker.poll_interval_ms = 50;
     settings.forward.poll_interval_ms = 50;
@@ -74,7 +74,12 @@ fn fast_forwarding(db: &TestDb) -> Settings {
     settings
 }
 
-async fn admin(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn admin(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut request = app
         .http
         .request(method.parse().unwrap(), app.url(path))
@@ -455,11 +460,23 @@ async fn destinations_are_validated(backend: Backend) {
     for (body, code) in [
         (
             json!({"name": "x", "url": "ftp://example.com"}),
-            "invalid_setting",
+            "invalid_url",
         ),
         (
             json!({"name": "x", "url": "https://u:p@example.com/"}),
-            "invalid_setting",
+            "invalid_url",
+        ),
+        (
+            json!({"name": "x", "url": "nats://127.0.0.1:4222?subject=clerk.{tenantt}"}),
+            "invalid_url",
+        ),
+        (
+            json!({"name": "x", "url": "amqp://127.0.0.1/?exchange=clerk&routing_key={id}"}),
+            "invalid_url",
+        ),
+        (
+            json!({"name": "x", "url": "redis://127.0.0.1/0"}),
+            "invalid_url",
         ),
         (
             json!({"name": "", "url": "https://example.com/"}),

@@ -11,5 +11,6 @@ mod hostile;
 mod ingest;
 mod outage;
 mod proxy;
+mod queues;
 mod restart;
 mod sync;

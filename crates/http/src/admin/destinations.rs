@@ -34,7 +34,10 @@ pub(crate) fn router() -> Router<AppState> {
 pub(crate) struct DestinationView {
     id: Uuid,
     name: String,
+    /// The URL, with any password or token shown as `***` (the full URL is stored sealed).
     url: String,
+    /// What the URL's scheme makes it: `http`, `nats`, `amqp` or `redis`.
+    kind: String,
     /// Event type patterns (`*` and `?` globs); an event matching any of them is forwarded.
     event_types: Vec<String>,
     enabled: bool,
@@ -48,6 +51,9 @@ impl From<Destination> for DestinationView {
             event_types: d.event_type_patterns().map(str::to_owned).collect(),
             id: d.id,
             name: d.name,
+            kind: hookgate_events::DestinationKind::of_scheme(&d.url)
+                .map_or("unknown", hookgate_events::DestinationKind::as_str)
+                .to_owned(),
             url: d.url,
             enabled: d.enabled,
             created_at: d.created_at.to_rfc3339(),

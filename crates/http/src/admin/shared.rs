@@ -50,6 +50,11 @@ pub(crate) fn tenancy_error(state: &AppState, err: TenancyError) -> ApiError {
         TenancyError::InvalidSetting(rule) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_setting", rule)
         }
+        TenancyError::InvalidDestinationUrl(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_url",
+            err.to_string(),
+        ),
         TenancyError::InvalidName => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_name",

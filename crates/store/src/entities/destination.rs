@@ -15,6 +15,8 @@ pub struct Model {
     pub event_types: String,
     /// Nonce followed by the AEAD ciphertext of the signing secret.
     pub ciphertext: Vec<u8>,
+    /// The full URL, sealed, when it holds credentials (`url` then shows them as `***`).
+    pub url_ciphertext: Option<Vec<u8>>,
     pub enabled: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
