@@ -18,6 +18,7 @@ mod m20261201_000012_add_inbox_body_hash;
 mod m20261201_000013_add_sync_tiebreak;
 mod m20261201_000014_create_jobs;
 mod m20261201_000015_add_destination_url_ciphertext;
+mod m20261201_000016_add_due_deliveries_index;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_add_sync_tiebreak::Migration),
             Box::new(m20261201_000014_create_jobs::Migration),
             Box::new(m20261201_000015_add_destination_url_ciphertext::Migration),
+            Box::new(m20261201_000016_add_due_deliveries_index::Migration),
         ]
     }
 }

@@ -31,6 +31,9 @@ tasks:
             cargo xtask bench backfill [sqlite|postgres] [users]
                                         listing users from a local fake of Clerk's Backend
                                         API (no rate limit) into the users table
+            cargo xtask bench forward <http|nats|amqp|redis> [sqlite|postgres] [events]
+                                        draining a backlog of deliveries into a local
+                                        receiver or the machine's broker
             cargo xtask bench ingest [--db sqlite|postgres] [--connections 64] [--seconds 10]
                                      [--runs 3]
                                         durable ingest against the Node.js @clerk/backend

@@ -107,23 +107,25 @@ impl Store {
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
+        // What a delivery is sent with is read from the reader pool: the event never changes
+        // once stored, and the writer (SQLite's only one) stays free for claims and records.
         let destinations: HashMap<Uuid, Destination> = destination::Entity::find()
             .filter(destination::Column::Id.is_in(claimed.iter().map(|d| d.destination_id)))
-            .all(&self.writer)
+            .all(&self.reader)
             .await?
             .into_iter()
             .map(|d| (d.id, d))
             .collect();
         let events: HashMap<Uuid, crate::InboxEvent> = inbox_event::Entity::find()
             .filter(inbox_event::Column::Id.is_in(claimed.iter().map(|d| d.inbox_event_id)))
-            .all(&self.writer)
+            .all(&self.reader)
             .await?
             .into_iter()
             .map(|e| (e.id, e))
             .collect();
         let slugs: HashMap<Uuid, String> = tenant::Entity::find()
             .filter(tenant::Column::Id.is_in(claimed.iter().map(|d| d.tenant_id)))
-            .all(&self.writer)
+            .all(&self.reader)
             .await?
             .into_iter()
             .map(|t| (t.id, t.slug))
@@ -160,34 +162,63 @@ impl Store {
         attempt: Attempt,
         policy: &dyn RetryPolicy,
     ) -> Result<DeliveryOutcome, StoreError> {
+        finish_one(&self.writer, owner, job, attempt, policy, Utc::now()).await
+    }
+
+    /// Records many attempts in one transaction (one commit, one fsync): deliveries with the same
+    /// answer in one statement each, failures one by one. Each outcome is `LeaseLost` where
+    /// `owner` no longer held the delivery. Outcomes come in the order of `attempts`.
+    pub async fn finish_deliveries(
+        &self,
+        owner: &str,
+        attempts: Vec<(Delivery, Attempt)>,
+        policy: &dyn RetryPolicy,
+    ) -> Result<Vec<DeliveryOutcome>, StoreError> {
+        use sea_orm::TransactionTrait as _;
+        use sea_orm::sea_query::ExprTrait as _;
         let now = Utc::now();
-        let attempts = job.attempts + 1;
-        let (finish, status) = match attempt {
-            Attempt::Delivered { status } => (
-                Finish::Done {
-                    attempts: Some(attempts),
-                },
-                Some(status),
-            ),
-            Attempt::Failed { status, error } => {
-                (Finish::failed(attempts, error, Some(policy), now), status)
+        let mut outcomes = vec![DeliveryOutcome::LeaseLost; attempts.len()];
+        let mut delivered: HashMap<Option<u16>, Vec<(usize, Uuid)>> = HashMap::new();
+        let txn = self.writer.begin().await?;
+        for (at, (job, attempt)) in attempts.into_iter().enumerate() {
+            match attempt {
+                Attempt::Delivered { status } => {
+                    let status = (status != 0).then_some(status);
+                    delivered.entry(status).or_default().push((at, job.id));
+                }
+                failed @ Attempt::Failed { .. } => {
+                    outcomes[at] = finish_one(&txn, owner, &job, failed, policy, now).await?;
+                }
             }
-        };
-        let last_status = vec![(
-            delivery::Column::LastStatus,
-            Expr::value(status.map(i32::from)),
-        )];
-        let held =
-            queue::finish_row::<Deliveries>(&self.writer, owner, job.id, &finish, now, last_status)
-                .await?;
-        Ok(match finish {
-            _ if !held => DeliveryOutcome::LeaseLost,
-            Finish::Done { .. } => DeliveryOutcome::Delivered,
-            Finish::Failed {
-                retry_at: Some(at), ..
-            } => DeliveryOutcome::Retry(at),
-            Finish::Failed { retry_at: None, .. } => DeliveryOutcome::Dead,
-        })
+        }
+        for (status, rows) in delivered {
+            let extra = vec![
+                (
+                    delivery::Column::Attempts,
+                    Expr::col(delivery::Column::Attempts).add(1),
+                ),
+                (
+                    delivery::Column::LastStatus,
+                    Expr::value(status.map(i32::from)),
+                ),
+            ];
+            let held: std::collections::HashSet<Uuid> =
+                queue::finish_update::<Deliveries>(&Finish::Done { attempts: None }, now, extra)
+                    .filter(delivery::Column::Id.is_in(rows.iter().map(|(_, id)| *id)))
+                    .filter(delivery::Column::LeaseOwner.eq(owner))
+                    .exec_with_returning(&txn)
+                    .await?
+                    .into_iter()
+                    .map(|row| row.id)
+                    .collect();
+            for (at, id) in rows {
+                if held.contains(&id) {
+                    outcomes[at] = DeliveryOutcome::Delivered;
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(outcomes)
     }
 
     /// Gives back the delivery leases `owner` holds (at shutdown).
@@ -242,6 +273,43 @@ impl Store {
     pub async fn delivery_backlog(&self) -> Result<DeliveryBacklog, StoreError> {
         self.queue::<Deliveries>().backlog(None).await
     }
+}
+
+/// Records one attempt in `db`, if `owner` still holds the delivery's lease.
+async fn finish_one(
+    db: &impl ConnectionTrait,
+    owner: &str,
+    job: &Delivery,
+    attempt: Attempt,
+    policy: &dyn RetryPolicy,
+    now: DateTime<Utc>,
+) -> Result<DeliveryOutcome, StoreError> {
+    let attempts = job.attempts + 1;
+    let (finish, status) = match attempt {
+        Attempt::Delivered { status } => (
+            Finish::Done {
+                attempts: Some(attempts),
+            },
+            Some(status),
+        ),
+        Attempt::Failed { status, error } => {
+            (Finish::failed(attempts, error, Some(policy), now), status)
+        }
+    };
+    let last_status = vec![(
+        delivery::Column::LastStatus,
+        Expr::value(status.map(i32::from)),
+    )];
+    let held =
+        queue::finish_row::<Deliveries>(db, owner, job.id, &finish, now, last_status).await?;
+    Ok(match finish {
+        _ if !held => DeliveryOutcome::LeaseLost,
+        Finish::Done { .. } => DeliveryOutcome::Delivered,
+        Finish::Failed {
+            retry_at: Some(at), ..
+        } => DeliveryOutcome::Retry(at),
+        Finish::Failed { retry_at: None, .. } => DeliveryOutcome::Dead,
+    })
 }
 
 /// Queues the event for each destination, in the caller's transaction. Idempotent: an event

@@ -11,7 +11,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use hookgate_store::entities::delivery;
 use hookgate_store::queue::{Deliveries, Finish, Inbox, QueueTable, ReplaySelection, RetryPolicy};
-use hookgate_store::{InsertOutcome, NewDestination, NewInboxEvent, QueueStatus, Store, Uuid};
+use hookgate_store::{
+    Attempt, DeliveryOutcome, DeliveryQuery, InsertOutcome, NewDestination, NewInboxEvent,
+    QueueStatus, Store, Uuid,
+};
 use hookgate_testkit::{Backend, TestDb};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, DatabaseConnection, EntityTrait, QueryFilter as _,
@@ -525,3 +528,79 @@ macro_rules! queue_suite {
 
 queue_suite!(inbox, Inbox);
 queue_suite!(deliveries, Deliveries);
+
+/// Many forwarding attempts recorded in one transaction: delivered ones done with one more
+/// attempt and their status, a failure retried, one whose lease another forwarder took over
+/// left as that forwarder has it.
+async fn attempts_are_recorded_together(backend: Backend) {
+    let Some(f) = fixture(backend).await else {
+        return;
+    };
+    let ids = Deliveries::seed(&f.store, &f.conn, f.tenant, 5).await;
+    let claimed = f.store.claim_due_deliveries("a", 5, LEASE).await.unwrap();
+    let mut jobs: Vec<_> = claimed.into_iter().map(|job| job.delivery).collect();
+    jobs.sort_by_key(|d| d.id);
+    assert_eq!(jobs.iter().map(|d| d.id).collect::<Vec<_>>(), sorted(ids));
+    // Another forwarder took the last one over (`a`'s lease ran out meanwhile).
+    let lost = jobs[4].id;
+    let taken = delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::LeaseOwner,
+            sea_orm::sea_query::Expr::value("b"),
+        )
+        .filter(delivery::Column::Id.eq(lost))
+        .exec(&f.conn)
+        .await
+        .unwrap();
+    assert_eq!(taken.rows_affected, 1);
+    let attempts = vec![
+        (jobs[0].clone(), Attempt::Delivered { status: 200 }),
+        (jobs[1].clone(), Attempt::Delivered { status: 204 }),
+        (jobs[2].clone(), Attempt::Delivered { status: 0 }),
+        (
+            jobs[3].clone(),
+            Attempt::Failed {
+                status: Some(500),
+                error: "the destination answered 500".into(),
+            },
+        ),
+        (jobs[4].clone(), Attempt::Delivered { status: 200 }),
+    ];
+    let policy = ThreeTries(chrono::Duration::seconds(60));
+    let outcomes = f
+        .store
+        .finish_deliveries("a", attempts, &policy)
+        .await
+        .unwrap();
+    assert_eq!(outcomes[..3], [DeliveryOutcome::Delivered; 3]);
+    assert!(matches!(outcomes[3], DeliveryOutcome::Retry(_)));
+    assert_eq!(outcomes[4], DeliveryOutcome::LeaseLost);
+    let listed = f
+        .store
+        .list_deliveries(f.tenant, &DeliveryQuery::default())
+        .await
+        .unwrap();
+    let by_id = |id: Uuid| listed.iter().find(|d| d.id == id).unwrap().clone();
+    for (job, status) in [
+        (&jobs[0], Some(200)),
+        (&jobs[1], Some(204)),
+        (&jobs[2], None),
+    ] {
+        let row = by_id(job.id);
+        assert_eq!(row.status, QueueStatus::Done);
+        assert_eq!(row.attempts, job.attempts + 1);
+        assert_eq!(row.last_status, status);
+        assert_eq!(row.lease_owner, None);
+        assert!(row.delivered_at.is_some());
+    }
+    let retried = by_id(jobs[3].id);
+    assert_eq!(retried.status, QueueStatus::Failed);
+    assert_eq!(retried.attempts, 1);
+    assert_eq!(retried.last_status, Some(500));
+    let untouched = by_id(lost);
+    assert_eq!(untouched.status, QueueStatus::Pending);
+    assert_eq!(untouched.attempts, 0);
+    assert_eq!(untouched.lease_owner.as_deref(), Some("b"));
+}
+
+hookgate_testkit::on_both_backends!(attempts_are_recorded_together);

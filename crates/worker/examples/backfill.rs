@@ -19,7 +19,8 @@ mod common;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (backend, mut args) = common::backend(std::env::args());
+    let mut args = std::env::args().skip(1);
+    let backend = common::backend(&mut args);
     let users: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
     let (_db, store) = common::store(backend).await?;
 

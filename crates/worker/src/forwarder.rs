@@ -14,6 +14,7 @@ use tracing::Instrument as _;
 
 use crate::Backoff;
 use crate::outputs::{Failure, Message, Outputs, StoredDestination};
+use crate::recorder::Recorder;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ForwarderSettings {
@@ -98,12 +99,20 @@ impl Forwarder {
     /// Forwards until `stop` turns true, keeping up to `concurrency` attempts in flight. Attempts
     /// in flight at the stop finish (each bounded by `timeout`); leases still held are released.
     pub async fn run(&self, mut stop: watch::Receiver<bool>) {
+        let (recorder, recording) = Recorder::start(
+            self.store.clone(),
+            self.owner.clone(),
+            self.settings.backoff,
+        );
         let mut in_flight: JoinSet<()> = JoinSet::new();
         let mut failures = 0u32;
+        // Claims wait until half the slots are free: each claim is a
+        // write, and claiming one delivery per finished attempt would be one commit each.
+        let refill_at = (self.settings.concurrency / 2).max(1);
         while !*stop.borrow() {
             let free = self.settings.concurrency.saturating_sub(in_flight.len());
             let mut claimed_full = false;
-            if free > 0 {
+            if free >= refill_at {
                 match self
                     .store
                     .claim_due_deliveries(&self.owner, free as u64, self.settings.lease)
@@ -114,7 +123,10 @@ impl Forwarder {
                         claimed_full = jobs.len() == free;
                         for job in jobs {
                             let this = self.clone();
-                            in_flight.spawn(async move { this.attempt_and_record(job).await });
+                            let recorder = recorder.clone();
+                            in_flight.spawn(async move {
+                                this.attempt_and_record(job, &recorder).await
+                            });
                         }
                     }
                     Err(err) => {
@@ -135,6 +147,8 @@ impl Forwarder {
             }
         }
         while in_flight.join_next().await.is_some() {}
+        drop(recorder);
+        let _ = recording.await;
         if let Err(err) = self.store.release_delivery_leases(&self.owner).await {
             tracing::warn!(%err, "could not release delivery leases; they expire on their own");
         }
@@ -142,7 +156,7 @@ impl Forwarder {
 
     /// One attempt, recorded. When the outcome cannot be recorded, the lease expires and the
     /// delivery is attempted again.
-    async fn attempt_and_record(&self, job: DeliveryJob) {
+    async fn attempt_and_record(&self, job: DeliveryJob, recorder: &Recorder) {
         let span = tracing::info_span!(
             "forward",
             tenant_id = %job.delivery.tenant_id,
@@ -175,11 +189,7 @@ impl Forwarder {
                     tracing::info!(%error, "forwarding attempt failed");
                 }
             }
-            match self
-                .store
-                .finish_delivery(&self.owner, &job.delivery, attempt, &self.settings.backoff)
-                .await
-            {
+            match recorder.record(job.delivery.clone(), attempt).await {
                 Ok(outcome) => {
                     span.record("outcome", outcome.label());
                     metrics::counter!(

@@ -5,6 +5,7 @@ mod backoff;
 mod forwarder;
 mod jobs;
 pub mod outputs;
+mod recorder;
 mod trace_context;
 mod worker;
 

@@ -7,14 +7,12 @@ use anyhow::Context as _;
 use hookgate_store::{DatabaseOptions, NewSecret, NewTenant, Store, Uuid};
 use hookgate_testkit::{Backend, TestDb};
 
-/// The backend named by the first argument (`postgres`, else SQLite), and the rest.
-pub fn backend(mut args: std::env::Args) -> (Backend, std::env::Args) {
-    args.next();
-    let backend = match args.next().as_deref() {
+/// The backend named by the next argument (`postgres`, else SQLite).
+pub fn backend(args: &mut impl Iterator<Item = String>) -> Backend {
+    match args.next().as_deref() {
         Some("postgres") => Backend::Postgres,
         _ => Backend::Sqlite,
-    };
-    (backend, args)
+    }
 }
 
 /// A new database (dropped with the returned `TestDb`) and a migrated store on it.
