@@ -14,9 +14,13 @@ use super::output::{self, Column, Format, Line, Row};
 #[derive(Debug, Subcommand)]
 pub enum DestinationCommand {
     /// Forward the tenant's events matching `--event-type` to `url`, signed with a secret of the
-    /// destination's own (given, or generated and printed once).
+    /// destination's own (given, or generated and printed once). The URL's scheme picks the
+    /// kind: `https://` (signed POSTs), `nats://…?subject=`, `amqp://…?exchange=`,
+    /// `redis://…?stream=` (queue messages are not signed).
     Add {
         slug: TenantSlug,
+        /// Where to send; `{tenant}` and `{type}` may name a queue's subject, routing key or
+        /// stream.
         url: String,
         #[arg(long, default_value = "default")]
         name: String,
