@@ -106,8 +106,8 @@ impl Forwarder {
         );
         let mut in_flight: JoinSet<()> = JoinSet::new();
         let mut failures = 0u32;
-        // Claims wait until half the slots are free: each claim is a
-        // write, and claiming one delivery per finished attempt would be one commit each.
+        // Claims wait until half the slots are free: each claim is a write, and claiming one
+        // delivery per finished attempt would be one commit each.
         let refill_at = (self.settings.concurrency / 2).max(1);
         while !*stop.borrow() {
             let free = self.settings.concurrency.saturating_sub(in_flight.len());

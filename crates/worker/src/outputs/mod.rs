@@ -178,14 +178,6 @@ impl Outputs {
         result
     }
 
-    /// Forgets destinations not in `live` (deleted ones), closing their connections.
-    pub fn retain(&self, live: &[Uuid]) {
-        self.slots
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|id, _| live.contains(id));
-    }
-
     async fn connect(&self, url: &str, secret: Secret) -> Result<Arc<dyn Output>, Failure> {
         // Stored URLs were parsed when the destination was made; one that no longer parses
         // (made by an older hookgate) fails its deliveries with the reason.
