@@ -19,6 +19,7 @@ mod m20261201_000013_add_sync_tiebreak;
 mod m20261201_000014_create_jobs;
 mod m20261201_000015_add_destination_url_ciphertext;
 mod m20261201_000016_add_due_deliveries_index;
+mod m20261201_000017_add_destination_health;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_create_jobs::Migration),
             Box::new(m20261201_000015_add_destination_url_ciphertext::Migration),
             Box::new(m20261201_000016_add_due_deliveries_index::Migration),
+            Box::new(m20261201_000017_add_destination_health::Migration),
         ]
     }
 }

@@ -94,6 +94,12 @@ pub const CATALOGUE: &[Metric] = &[
         help: "Forwarding attempts, by outcome: delivered (2xx), retry (failed, tried again later), dead (out of attempts), lease_lost.",
     },
     Metric {
+        name: "hookgate_destination_health_changes_total",
+        kind: Kind::Counter,
+        labels: &["change"],
+        help: "Destinations whose health changed: circuit_opened (too many failures in a row), recovered (a probe succeeded), disabled (410 Gone, or failing for forward.disable_after).",
+    },
+    Metric {
         name: "hookgate_forward_duration_seconds",
         kind: Kind::Histogram,
         labels: &[],

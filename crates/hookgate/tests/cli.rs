@@ -495,6 +495,46 @@ fn operators_manage_destinations_from_the_command_line() {
     let replayed = run(&["tenant", "destination", "replay", "acme", &id]);
     assert!(text(&replayed.stdout).contains("0 deliveries"));
 
+    // Disabled and rate-limited, then enabled with the limit removed.
+    let update = |flags: &[&str]| {
+        let mut args = vec!["tenant", "destination", "update", "acme", id.as_str()];
+        args.extend_from_slice(flags);
+        let out = run(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let shown = |field: &str| {
+        let listed = json(&run(&["tenant", "destination", "list", "acme", "--json"]));
+        row(&listed, "id", &id)[field].clone()
+    };
+    assert!(update(&["--disable", "--max-per-sec", "5"]).contains("disabled, at most 5/s"));
+    assert_eq!(shown("state"), "disabled");
+    assert_eq!(shown("max_per_sec"), 5);
+    assert!(update(&["--enable", "--max-per-sec", "0"]).contains("healthy, no rate limit"));
+    assert_eq!(shown("state"), "healthy");
+    assert_eq!(shown("max_per_sec"), Value::Null);
+    let too_fast = run(&[
+        "tenant",
+        "destination",
+        "update",
+        "acme",
+        &id,
+        "--max-per-sec",
+        "20000",
+    ]);
+    assert!(text(&too_fast.stderr).contains("max_per_sec"));
+
+    // Queue messages are not signed: no secret is printed for a queue destination.
+    let queue = run(&[
+        "tenant",
+        "destination",
+        "add",
+        "acme",
+        "redis://127.0.0.1:6379/0?stream=clerk",
+    ]);
+    assert!(queue.status.success(), "{}", text(&queue.stderr));
+    assert!(!text(&queue.stdout).contains("whsec_"));
+
     let bad_url = run(&["tenant", "destination", "add", "acme", "ftp://example.com/"]);
     assert!(!bad_url.status.success());
     assert!(
@@ -747,7 +787,7 @@ fn tenant_listings_print_json_for_scripts() {
         ),
         (
             &["tenant", "destination", "list", "acme"],
-            "id                                     state     event types              url",
+            "id                                     state        event types              url",
         ),
         (
             &[

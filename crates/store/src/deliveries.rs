@@ -13,6 +13,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::destination_health::{self, DestinationEvent, HealthPolicy, Tally};
 use crate::entities::delivery::{self, DeliveryStatus};
 use crate::entities::{destination, inbox_event, tenant};
 use crate::queue::{self, Backlog, Deliveries, Finish, ReplaySelection, RetryPolicy};
@@ -35,6 +36,8 @@ pub struct DeliveryJob {
     /// The event exactly as Clerk sent it.
     pub body: Vec<u8>,
     pub trace_parent: Option<String>,
+    /// Not before this: the destination's rate limit spaces its sends.
+    pub send_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for DeliveryJob {
@@ -53,8 +56,22 @@ impl std::fmt::Debug for DeliveryJob {
 pub enum Attempt {
     /// The destination answered 2xx.
     Delivered { status: u16 },
-    /// No 2xx: the status when there was an answer, and why.
-    Failed { status: Option<u16>, error: String },
+    /// No 2xx: the status when there was an answer, and why; `retry_after` when the destination
+    /// asked for a pause (`Retry-After` on a 429 or 503).
+    Failed {
+        status: Option<u16>,
+        error: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// What a batch of recorded attempts came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// In the order of the attempts.
+    pub outcomes: Vec<DeliveryOutcome>,
+    /// Destinations whose health changed.
+    pub events: Vec<DestinationEvent>,
 }
 
 /// What became of a delivery after an attempt.
@@ -93,7 +110,9 @@ pub struct DeliveryQuery {
 pub type DeliveryBacklog = Backlog;
 
 impl Store {
-    /// Claims up to `limit` due deliveries for `lease`, with their destination and event.
+    /// Claims up to `limit` due deliveries for `lease`, with their destination and event. A
+    /// destination whose circuit is open gets one probe; a rate-limited one gets the deliveries
+    /// it can take within half the lease, each with its time. The others go back unattempted.
     pub async fn claim_due_deliveries(
         &self,
         owner: &str,
@@ -116,15 +135,17 @@ impl Store {
             .into_iter()
             .map(|d| (d.id, d))
             .collect();
+        let claimed =
+            destination_health::gate(&self.writer, owner, claimed, &destinations, lease).await?;
         let events: HashMap<Uuid, crate::InboxEvent> = inbox_event::Entity::find()
-            .filter(inbox_event::Column::Id.is_in(claimed.iter().map(|d| d.inbox_event_id)))
+            .filter(inbox_event::Column::Id.is_in(claimed.iter().map(|(d, _)| d.inbox_event_id)))
             .all(&self.reader)
             .await?
             .into_iter()
             .map(|e| (e.id, e))
             .collect();
         let slugs: HashMap<Uuid, String> = tenant::Entity::find()
-            .filter(tenant::Column::Id.is_in(claimed.iter().map(|d| d.tenant_id)))
+            .filter(tenant::Column::Id.is_in(claimed.iter().map(|(d, _)| d.tenant_id)))
             .all(&self.reader)
             .await?
             .into_iter()
@@ -134,7 +155,7 @@ impl Store {
         // fail the others if it happens anyway.
         Ok(claimed
             .into_iter()
-            .filter_map(|delivery| {
+            .filter_map(|(delivery, send_at)| {
                 let destination = destinations.get(&delivery.destination_id)?;
                 let event = events.get(&delivery.inbox_event_id)?;
                 let tenant_slug = slugs.get(&delivery.tenant_id)?.clone();
@@ -148,6 +169,7 @@ impl Store {
                     event_type: event.event_type.clone(),
                     body: event.body.clone(),
                     trace_parent: event.trace_parent.clone(),
+                    send_at,
                     delivery,
                 })
             })
@@ -166,27 +188,42 @@ impl Store {
     }
 
     /// Records many attempts in one transaction (one commit, one fsync): deliveries with the same
-    /// answer in one statement each, failures one by one. Each outcome is `LeaseLost` where
-    /// `owner` no longer held the delivery. Outcomes come in the order of `attempts`.
+    /// answer in one statement each, failures one by one, then what they say of their
+    /// destinations' health. Each outcome is `LeaseLost` where `owner` no longer held the
+    /// delivery.
     pub async fn finish_deliveries(
         &self,
         owner: &str,
         attempts: Vec<(Delivery, Attempt)>,
         policy: &dyn RetryPolicy,
-    ) -> Result<Vec<DeliveryOutcome>, StoreError> {
+        health: &HealthPolicy,
+    ) -> Result<Recorded, StoreError> {
         use sea_orm::TransactionTrait as _;
         use sea_orm::sea_query::ExprTrait as _;
         let now = Utc::now();
         let mut outcomes = vec![DeliveryOutcome::LeaseLost; attempts.len()];
         let mut delivered: HashMap<Option<u16>, Vec<(usize, Uuid)>> = HashMap::new();
+        let mut tallies: HashMap<Uuid, Tally> = HashMap::new();
         let txn = self.writer.begin().await?;
         for (at, (job, attempt)) in attempts.into_iter().enumerate() {
+            let tally = tallies.entry(job.destination_id).or_default();
             match attempt {
                 Attempt::Delivered { status } => {
+                    tally.success();
                     let status = (status != 0).then_some(status);
                     delivered.entry(status).or_default().push((at, job.id));
                 }
-                failed @ Attempt::Failed { .. } => {
+                Attempt::Failed {
+                    status,
+                    error,
+                    retry_after,
+                } => {
+                    tally.failure(status, retry_after, &error);
+                    let failed = Attempt::Failed {
+                        status,
+                        error,
+                        retry_after,
+                    };
                     outcomes[at] = finish_one(&txn, owner, &job, failed, policy, now).await?;
                 }
             }
@@ -217,8 +254,9 @@ impl Store {
                 }
             }
         }
+        let events = destination_health::record(&txn, tallies, health, now).await?;
         txn.commit().await?;
-        Ok(outcomes)
+        Ok(Recorded { outcomes, events })
     }
 
     /// Gives back the delivery leases `owner` holds (at shutdown).
@@ -292,8 +330,19 @@ async fn finish_one(
             },
             Some(status),
         ),
-        Attempt::Failed { status, error } => {
-            (Finish::failed(attempts, error, Some(policy), now), status)
+        Attempt::Failed {
+            status,
+            error,
+            retry_after,
+        } => {
+            let mut finish = Finish::failed(attempts, error, Some(policy), now);
+            // The destination's own word on when to come back wins over the backoff, when later.
+            if let (Finish::Failed { retry_at, .. }, Some(wait)) = (&mut finish, retry_after)
+                && let Some(at) = retry_at
+            {
+                *at = (*at).max(now + chrono::Duration::from_std(wait).unwrap_or_default());
+            }
+            (finish, status)
         }
     };
     let last_status = vec![(

@@ -24,6 +24,8 @@ pub struct NewDestination {
     pub ciphertext: Vec<u8>,
     /// The full URL, sealed, when `url` is shown with its credentials redacted.
     pub url_ciphertext: Option<Vec<u8>>,
+    /// At most this many sends a second; `None` for no limit.
+    pub max_per_sec: Option<i32>,
 }
 
 impl std::fmt::Debug for NewDestination {
@@ -33,6 +35,7 @@ impl std::fmt::Debug for NewDestination {
             .field("name", &self.name)
             .field("url", &self.url)
             .field("event_types", &self.event_types)
+            .field("max_per_sec", &self.max_per_sec)
             .finish_non_exhaustive()
     }
 }
@@ -44,7 +47,11 @@ pub struct DestinationPatch {
     /// The shown URL and, when it holds credentials, the sealed full URL.
     pub url: Option<(String, Option<Vec<u8>>)>,
     pub event_types: Option<String>,
+    /// Enabling also forgets its failures: a destination disabled after days of failure starts
+    /// afresh rather than being disabled again at its next failure.
     pub enabled: Option<bool>,
+    /// `Some(None)` removes the limit.
+    pub max_per_sec: Option<Option<i32>>,
 }
 
 impl Store {
@@ -63,6 +70,13 @@ impl Store {
             ciphertext: Set(new.ciphertext),
             url_ciphertext: Set(new.url_ciphertext),
             enabled: Set(true),
+            consecutive_failures: Set(0),
+            failing_since: Set(None),
+            circuit_opened_at: Set(None),
+            paused_until: Set(None),
+            disabled_reason: Set(None),
+            max_per_sec: Set(new.max_per_sec),
+            next_send_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -112,7 +126,31 @@ impl Store {
             update = update.col_expr(destination::Column::EventTypes, Expr::value(event_types));
         }
         if let Some(enabled) = patch.enabled {
-            update = update.col_expr(destination::Column::Enabled, Expr::value(enabled));
+            update = update
+                .col_expr(destination::Column::Enabled, Expr::value(enabled))
+                .col_expr(
+                    destination::Column::DisabledReason,
+                    Expr::value(Option::<String>::None),
+                );
+            if enabled {
+                update = update
+                    .col_expr(destination::Column::ConsecutiveFailures, Expr::value(0))
+                    .col_expr(
+                        destination::Column::FailingSince,
+                        Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                    )
+                    .col_expr(
+                        destination::Column::CircuitOpenedAt,
+                        Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                    )
+                    .col_expr(
+                        destination::Column::PausedUntil,
+                        Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                    );
+            }
+        }
+        if let Some(max_per_sec) = patch.max_per_sec {
+            update = update.col_expr(destination::Column::MaxPerSec, Expr::value(max_per_sec));
         }
         if update.exec(&self.writer).await?.rows_affected == 0 {
             return Err(StoreError::NotFound {

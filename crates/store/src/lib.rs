@@ -8,6 +8,7 @@ mod api_keys;
 mod clerk_keys;
 mod connection;
 mod deliveries;
+mod destination_health;
 mod destinations;
 pub mod entities;
 mod error;
@@ -21,7 +22,10 @@ mod tenants;
 
 pub use clerk_keys::ClerkKey;
 pub use connection::{Backend, DatabaseOptions, PoolUsage, Store};
-pub use deliveries::{Attempt, DeliveryBacklog, DeliveryJob, DeliveryOutcome, DeliveryQuery};
+pub use deliveries::{
+    Attempt, DeliveryBacklog, DeliveryJob, DeliveryOutcome, DeliveryQuery, Recorded,
+};
+pub use destination_health::{DestinationEvent, HealthChange, HealthPolicy};
 pub use destinations::{DestinationPatch, NewDestination};
 pub use entities::api_key::Model as ApiKey;
 pub use entities::delivery::{DeliveryStatus, Model as Delivery};

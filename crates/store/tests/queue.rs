@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use hookgate_store::entities::delivery;
 use hookgate_store::queue::{Deliveries, Finish, Inbox, QueueTable, ReplaySelection, RetryPolicy};
 use hookgate_store::{
-    Attempt, DeliveryOutcome, DeliveryQuery, InsertOutcome, NewDestination, NewInboxEvent,
-    QueueStatus, Store, Uuid,
+    Attempt, DeliveryOutcome, DeliveryQuery, HealthPolicy, InsertOutcome, NewDestination,
+    NewInboxEvent, QueueStatus, Store, Uuid,
 };
 use hookgate_testkit::{Backend, TestDb};
 use sea_orm::{
@@ -54,6 +54,7 @@ impl Subject for Deliveries {
                     event_types: "*".into(),
                     ciphertext: vec![0; 16],
                     url_ciphertext: None,
+                    max_per_sec: None,
                 },
             )
             .await
@@ -562,16 +563,25 @@ async fn attempts_are_recorded_together(backend: Backend) {
             Attempt::Failed {
                 status: Some(500),
                 error: "the destination answered 500".into(),
+                retry_after: None,
             },
         ),
         (jobs[4].clone(), Attempt::Delivered { status: 200 }),
     ];
     let policy = ThreeTries(chrono::Duration::seconds(60));
-    let outcomes = f
+    let health = HealthPolicy {
+        circuit_after: 10,
+        probe_base: Duration::from_secs(30),
+        probe_cap: Duration::from_secs(3600),
+        disable_after: Duration::from_secs(86_400),
+    };
+    let recorded = f
         .store
-        .finish_deliveries("a", attempts, &policy)
+        .finish_deliveries("a", attempts, &policy, &health)
         .await
         .unwrap();
+    let outcomes = recorded.outcomes;
+    assert_eq!(recorded.events, []);
     assert_eq!(outcomes[..3], [DeliveryOutcome::Delivered; 3]);
     assert!(matches!(outcomes[3], DeliveryOutcome::Retry(_)));
     assert_eq!(outcomes[4], DeliveryOutcome::LeaseLost);

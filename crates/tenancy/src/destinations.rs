@@ -17,6 +17,8 @@ pub struct DestinationSpec {
     pub name: String,
     pub url: String,
     pub event_types: Vec<String>,
+    /// At most this many sends a second (1 to 10 000); `None` for no limit.
+    pub max_per_sec: Option<u32>,
 }
 
 /// A destination just created, with its signing secret (shown once).
@@ -33,6 +35,8 @@ pub struct DestinationChange {
     pub url: Option<String>,
     pub event_types: Option<Vec<String>>,
     pub enabled: Option<bool>,
+    /// `Some(None)` removes the rate limit.
+    pub max_per_sec: Option<Option<u32>>,
 }
 
 impl Tenancy {
@@ -46,6 +50,7 @@ impl Tenancy {
         check_name(&spec.name)?;
         let url = DestinationUrl::parse(&spec.url)?;
         let event_types = join_patterns(&spec.event_types)?;
+        let max_per_sec = spec.max_per_sec.map(check_rate).transpose()?;
         let tenant = self.tenant(slug).await?;
         let secret = match secret {
             Some(secret) => secret,
@@ -66,6 +71,7 @@ impl Tenancy {
             event_types,
             ciphertext: self.cipher().encrypt(sealed_for, &secret)?,
             url_ciphertext,
+            max_per_sec,
         };
         let destination = self.store().create_destination(tenant.id, new).await?;
         Ok(CreatedDestination {
@@ -108,6 +114,10 @@ impl Tenancy {
             .as_deref()
             .map(join_patterns)
             .transpose()?;
+        let max_per_sec = change
+            .max_per_sec
+            .map(|rate| rate.map(check_rate).transpose())
+            .transpose()?;
         let tenant = self.tenant(slug).await?;
         let url = url
             .map(|url| self.seal_url(tenant.id, id, &url))
@@ -117,6 +127,7 @@ impl Tenancy {
             url,
             event_types,
             enabled: change.enabled,
+            max_per_sec,
         };
         match self.store().update_destination(tenant.id, id, patch).await {
             Ok(destination) => Ok(Some(destination)),
@@ -173,4 +184,16 @@ fn join_patterns(patterns: &[String]) -> Result<String, TenancyError> {
         ));
     }
     Ok(patterns.join(","))
+}
+
+/// Most sends a second a destination's limit may allow: beyond it, the limit would not be felt.
+const MAX_RATE: u32 = 10_000;
+
+fn check_rate(rate: u32) -> Result<i32, TenancyError> {
+    match i32::try_from(rate) {
+        Ok(rate @ 1..) if rate.unsigned_abs() <= MAX_RATE => Ok(rate),
+        _ => Err(TenancyError::InvalidSetting(
+            "max_per_sec must be between 1 and 10000",
+        )),
+    }
 }

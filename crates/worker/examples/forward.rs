@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use hookgate_store::{NewDestination, NewInboxEvent, Uuid};
+use hookgate_store::{HealthPolicy, NewDestination, NewInboxEvent, Uuid};
 use hookgate_verify::Secret;
 use hookgate_worker::outputs::{OutputSettings, Outputs};
 use hookgate_worker::{
@@ -47,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
                 event_types: "*".into(),
                 ciphertext: vec![0; 16],
                 url_ciphertext: None,
+                max_per_sec: None,
             },
         )
         .await
@@ -92,6 +93,12 @@ async fn main() -> anyhow::Result<()> {
             base: Duration::from_millis(100),
             cap: Duration::from_secs(1),
             max_attempts: 5,
+        },
+        health: HealthPolicy {
+            circuit_after: 10,
+            probe_base: Duration::from_secs(1),
+            probe_cap: Duration::from_secs(60),
+            disable_after: Duration::from_secs(3600),
         },
     };
     let started = Instant::now();

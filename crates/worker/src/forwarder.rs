@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hookgate_events::DestinationKind;
-use hookgate_store::{Attempt, DeliveryJob, DeliveryOutcome, SealedKind, SealedRow, Store};
+use hookgate_store::{
+    Attempt, DeliveryJob, DeliveryOutcome, DestinationEvent, HealthChange, HealthPolicy,
+    SealedKind, SealedRow, Store,
+};
 use hookgate_verify::Secret;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -26,6 +29,8 @@ pub struct ForwarderSettings {
     pub lease: Duration,
     pub poll_interval: Duration,
     pub backoff: Backoff,
+    /// When a failing destination's circuit opens, and when it is disabled.
+    pub health: HealthPolicy,
 }
 
 /// Opens a destination's stored secret and sealed URL (the binary decrypts with the secrets
@@ -103,6 +108,8 @@ impl Forwarder {
             self.store.clone(),
             self.owner.clone(),
             self.settings.backoff,
+            self.settings.health,
+            report_health,
         );
         let mut in_flight: JoinSet<()> = JoinSet::new();
         let mut failures = 0u32;
@@ -173,6 +180,13 @@ impl Forwarder {
         }
         let kind = DestinationKind::of_scheme(&job.url).map_or("unknown", DestinationKind::as_str);
         async {
+            if let Some(at) = job.send_at {
+                // The destination's rate limit gave this delivery its turn; the claim kept it
+                // within half the lease, so the attempt still ends inside the lease.
+                if let Ok(wait) = (at - chrono::Utc::now()).to_std() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
             let started = std::time::Instant::now();
             let attempt = self.attempt(&job).await;
             metrics::histogram!("hookgate_forward_duration_seconds", "kind" => kind)
@@ -182,7 +196,7 @@ impl Forwarder {
                 Attempt::Delivered { status } => {
                     span.record("status_code", status);
                 }
-                Attempt::Failed { status, error } => {
+                Attempt::Failed { status, error, .. } => {
                     if let Some(status) = status {
                         span.record("status_code", status);
                     }
@@ -271,7 +285,42 @@ impl Forwarder {
             Err(failure) => Attempt::Failed {
                 status: failure.status,
                 error: failure.error,
+                retry_after: failure.retry_after,
             },
         }
     }
+}
+
+/// Logs and counts a change of a destination's health.
+fn report_health(event: DestinationEvent) {
+    let change = match &event.change {
+        HealthChange::CircuitOpened { failures } => {
+            tracing::warn!(
+                tenant_id = %event.tenant_id,
+                destination_id = %event.destination_id,
+                failures,
+                last_error = event.last_error.as_deref().unwrap_or_default(),
+                "destination failing: its circuit is open, one probe at a time until it succeeds"
+            );
+            "circuit_opened"
+        }
+        HealthChange::Recovered => {
+            tracing::info!(
+                tenant_id = %event.tenant_id,
+                destination_id = %event.destination_id,
+                "destination recovered: its circuit is closed"
+            );
+            "recovered"
+        }
+        HealthChange::Disabled { reason } => {
+            tracing::error!(
+                tenant_id = %event.tenant_id,
+                destination_id = %event.destination_id,
+                %reason,
+                "destination disabled; its deliveries wait until it is enabled again"
+            );
+            "disabled"
+        }
+    };
+    metrics::counter!("hookgate_destination_health_changes_total", "change" => change).increment(1);
 }

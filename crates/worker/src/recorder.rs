@@ -2,7 +2,7 @@
 //! task writes whatever has gathered in one transaction. On SQLite every commit is an fsync, so
 //! one commit per attempt would cap forwarding at the disk's commit rate.
 
-use hookgate_store::{Attempt, Delivery, DeliveryOutcome, Store};
+use hookgate_store::{Attempt, Delivery, DeliveryOutcome, DestinationEvent, HealthPolicy, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Backoff;
@@ -24,6 +24,8 @@ impl Recorder {
         store: Store,
         owner: String,
         backoff: Backoff,
+        health: HealthPolicy,
+        on_health: impl Fn(DestinationEvent) + Send + 'static,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<(Delivery, Attempt, Reply)>(MAX_BATCH);
         let task = tokio::spawn(async move {
@@ -33,11 +35,15 @@ impl Recorder {
                     .drain(..)
                     .map(|(delivery, attempt, reply)| ((delivery, attempt), reply))
                     .unzip();
-                match store.finish_deliveries(&owner, attempts, &backoff).await {
-                    Ok(outcomes) => {
-                        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                match store
+                    .finish_deliveries(&owner, attempts, &backoff, &health)
+                    .await
+                {
+                    Ok(recorded) => {
+                        for (reply, outcome) in replies.into_iter().zip(recorded.outcomes) {
                             let _ = reply.send(Ok(outcome));
                         }
+                        recorded.events.into_iter().for_each(&on_health);
                     }
                     Err(err) => {
                         let err = err.to_string();

@@ -63,6 +63,7 @@ async fn drifted_events_are_applied_and_forwarded(backend: Backend) {
                 event_types: "*".into(),
                 ciphertext: vec![0; 16],
                 url_ciphertext: None,
+                max_per_sec: None,
             },
         )
         .await

@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use hookgate_events::{DestinationKind, EventFilter};
 use hookgate_store::{Delivery, DeliveryQuery, DeliveryStatus, Destination, Store, Uuid};
-use hookgate_tenancy::{DestinationSpec, Tenancy, TenantSlug};
+use hookgate_tenancy::{DestinationChange, DestinationSpec, Tenancy, TenantSlug};
 use hookgate_verify::Secret;
 use serde::Serialize;
 
@@ -30,6 +30,22 @@ pub enum DestinationCommand {
         event_types: Vec<EventFilter>,
         #[arg(long, env = "HOOKGATE_DESTINATION_SECRET", hide_env_values = true)]
         secret: Option<String>,
+        /// At most this many sends a second (1 to 10000), over every forwarder.
+        #[arg(long)]
+        max_per_sec: Option<u32>,
+    },
+    /// Change a destination: enable or disable it (enabling forgets its failures and closes its
+    /// circuit), or set its rate limit.
+    Update {
+        slug: TenantSlug,
+        id: Uuid,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+        /// At most this many sends a second (1 to 10000); 0 removes the limit.
+        #[arg(long)]
+        max_per_sec: Option<u32>,
     },
     /// List a tenant's destinations.
     List {
@@ -67,6 +83,7 @@ pub(super) async fn run(
             name,
             event_types,
             secret,
+            max_per_sec,
         } => {
             let secret = secret
                 .as_deref()
@@ -82,6 +99,7 @@ pub(super) async fn run(
                 name,
                 url,
                 event_types,
+                max_per_sec,
             };
             let generated = secret.is_none();
             let created = tenancy.create_destination(&slug, spec, secret).await?;
@@ -90,12 +108,35 @@ pub(super) async fn run(
                 "created destination {} for {slug}: {} ({})",
                 d.id, d.url, d.event_types
             );
-            if generated {
+            // Queue messages are not signed: the secret would only mislead.
+            let signed = DestinationKind::of_scheme(&d.url) == Some(DestinationKind::Http);
+            if generated && signed {
                 println!(
                     "signing secret (shown once; the receiver verifies with it): {}",
                     created.secret.expose_encoded()
                 );
             }
+        }
+        DestinationCommand::Update {
+            slug,
+            id,
+            enable,
+            disable,
+            max_per_sec,
+        } => {
+            let change = DestinationChange {
+                enabled: (enable || disable).then_some(enable),
+                max_per_sec: max_per_sec.map(|rate| (rate > 0).then_some(rate)),
+                ..DestinationChange::default()
+            };
+            let d = tenancy
+                .update_destination(&slug, id, change)
+                .await?
+                .with_context(|| format!("{slug} has no destination {id}"))?;
+            let rate = d.max_per_sec.map_or("no rate limit".to_owned(), |rate| {
+                format!("at most {rate}/s")
+            });
+            println!("destination {id} of {slug}: {}, {rate}", d.health_state());
         }
         DestinationCommand::List { slug, format } => {
             output::print_rows::<DestinationRow>(tenancy.destinations(&slug).await?, format)?;
@@ -155,6 +196,14 @@ struct DestinationRow {
     kind: &'static str,
     event_types: Vec<String>,
     enabled: bool,
+    /// `healthy`, `failing`, `circuit_open` or `disabled`.
+    state: &'static str,
+    consecutive_failures: i32,
+    failing_since: Option<String>,
+    circuit_opened_at: Option<String>,
+    paused_until: Option<String>,
+    disabled_reason: Option<String>,
+    max_per_sec: Option<i32>,
     created_at: String,
     updated_at: String,
 }
@@ -162,6 +211,13 @@ struct DestinationRow {
 impl From<Destination> for DestinationRow {
     fn from(d: Destination) -> Self {
         Self {
+            state: d.health_state(),
+            consecutive_failures: d.consecutive_failures,
+            failing_since: d.failing_since.map(|t| t.to_rfc3339()),
+            circuit_opened_at: d.circuit_opened_at.map(|t| t.to_rfc3339()),
+            paused_until: d.paused_until.map(|t| t.to_rfc3339()),
+            disabled_reason: d.disabled_reason.clone(),
+            max_per_sec: d.max_per_sec,
             event_types: d.event_type_patterns().map(str::to_owned).collect(),
             id: d.id,
             name: d.name,
@@ -177,7 +233,7 @@ impl From<Destination> for DestinationRow {
 impl Row for DestinationRow {
     const COLUMNS: &'static [Column] = &[
         Column::left("id", 38),
-        Column::left("state", 9),
+        Column::left("state", 12),
         Column::left("event types", 24),
         Column::last("url"),
     ];
@@ -186,7 +242,7 @@ impl Row for DestinationRow {
         // Patterns are validated when stored and joined with bare commas, so this is the
         // stored text.
         line.cell(self.id)
-            .cell(if self.enabled { "enabled" } else { "disabled" })
+            .cell(self.state)
             .cell(self.event_types.join(","))
             .cell(&self.url);
     }

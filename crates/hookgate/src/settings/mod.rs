@@ -195,6 +195,14 @@ pub struct ForwardSettings {
     pub backoff_base_ms: u64,
     pub backoff_cap_ms: u64,
     pub max_attempts: i32,
+    /// Failed attempts in a row that open a destination's circuit; 0 never opens it.
+    pub circuit_after: u32,
+    /// Wait before an open circuit's first probe; doubled after each failed probe, at most
+    /// `backoff_cap_ms`.
+    pub probe_base_ms: u64,
+    /// Failing this long without a success disables a destination: `off`, or a duration such
+    /// as `5d`.
+    pub disable_after: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -370,6 +378,12 @@ impl Settings {
             bail!("invalid settings: reconcile.interval is at least 1m");
         }
         let f = &self.forward;
+        self.forward_disable_after()?;
+        if f.probe_base_ms == 0 || f.probe_base_ms > f.backoff_cap_ms {
+            bail!(
+                "invalid settings: forward.probe_base_ms must be positive and at most forward.backoff_cap_ms"
+            );
+        }
         if f.concurrency == 0 || f.timeout_ms == 0 || f.poll_interval_ms == 0 {
             bail!(
                 "invalid settings: forward.concurrency, timeout_ms and poll_interval_ms must be positive"

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use hookgate_clerk::{ClientSettings, RateLimit, RateLimits};
-use hookgate_store::DatabaseOptions;
+use hookgate_store::{DatabaseOptions, HealthPolicy};
 use hookgate_tenancy::{AdminTokens, SecretCipher, SecretsKey, TenantDefaults};
 use hookgate_worker::{Backoff, ForwarderSettings, JobSettings, WorkerSettings};
 
@@ -83,6 +83,17 @@ impl Settings {
                 cap: Duration::from_millis(f.backoff_cap_ms),
                 max_attempts: f.max_attempts,
             },
+            health: HealthPolicy {
+                circuit_after: f.circuit_after,
+                probe_base: Duration::from_millis(f.probe_base_ms),
+                probe_cap: Duration::from_millis(f.backoff_cap_ms),
+                // Checked when the settings load; `off` is "never", a century.
+                disable_after: self
+                    .forward_disable_after()
+                    .ok()
+                    .flatten()
+                    .unwrap_or(Duration::from_secs(100 * 365 * 86_400)),
+            },
         }
     }
 
@@ -127,30 +138,12 @@ impl Settings {
 
     /// How often every keyed tenant is reconciled; `None` when scheduled reconciles are off.
     pub fn reconcile_interval(&self) -> anyhow::Result<Option<Duration>> {
-        let text = self.reconcile.interval.trim();
-        if text.eq_ignore_ascii_case("off") {
-            return Ok(None);
-        }
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let secs: u64 = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            _ => 0,
-        };
-        match number.parse::<u64>().ok().and_then(|n| n.checked_mul(secs)) {
-            // A year at most: the scheduler subtracts it from the clock.
-            Some(total) if (1..=365 * 86_400).contains(&total) => {
-                Ok(Some(Duration::from_secs(total)))
-            }
-            _ => bail!(
-                "invalid settings: reconcile.interval is `off` or a duration of at most 365d such as 24h, 90m or 3600s (got `{text}`)"
-            ),
-        }
+        duration_setting("reconcile.interval", &self.reconcile.interval)
+    }
+
+    /// How long a destination may fail without a success before it is disabled; `None` never.
+    pub fn forward_disable_after(&self) -> anyhow::Result<Option<Duration>> {
+        duration_setting("forward.disable_after", &self.forward.disable_after)
     }
 
     pub fn tenant_defaults(&self) -> TenantDefaults {
@@ -160,5 +153,31 @@ impl Settings {
             rate_limit_per_sec: self.ingest.rate_limit_per_sec,
             rate_limit_burst: self.ingest.rate_limit_burst,
         }
+    }
+}
+
+/// A duration setting: `off`, or a number and a unit (`s`, `m`, `h`, `d`), at most a year.
+fn duration_setting(name: &str, text: &str) -> anyhow::Result<Option<Duration>> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let secs: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    match number.parse::<u64>().ok().and_then(|n| n.checked_mul(secs)) {
+        // A year at most: schedulers subtract it from the clock.
+        Some(total) if (1..=365 * 86_400).contains(&total) => Ok(Some(Duration::from_secs(total))),
+        _ => bail!(
+            "invalid settings: {name} is `off` or a duration of at most 365d such as 24h, 90m or 3600s (got `{text}`)"
+        ),
     }
 }

@@ -174,3 +174,42 @@ fn reconcile_interval_is_off_or_a_minute_to_a_year() {
         );
     }
 }
+
+#[test]
+fn destinations_are_disabled_after_a_duration_or_never() {
+    let defaults = std::fs::read_to_string(config_dir().join("default.toml")).unwrap();
+    let with = |after: &str| {
+        let dir = tempdir_with(&[
+            ("default.toml", &defaults),
+            (
+                "development.toml",
+                &format!(
+                    "[forward]\ndisable_after = \"{after}\"\n[secrets]\nkey = \"{DEV_SECRETS_KEY}\"\n"
+                ),
+            ),
+        ]);
+        Settings::load_from(&dir, "development", false)
+    };
+    let five_days = std::time::Duration::from_secs(5 * 86_400);
+    assert_eq!(
+        with("5d")
+            .unwrap()
+            .forwarder_settings()
+            .health
+            .disable_after,
+        five_days
+    );
+    let never = with("off")
+        .unwrap()
+        .forwarder_settings()
+        .health
+        .disable_after;
+    assert!(never > five_days * 1000, "{never:?}");
+    for bad in ["5 days", "0s", "-1d", ""] {
+        let err = with(bad).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("forward.disable_after"),
+            "{bad}: {err:#}"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 mod api;
 mod backfill;
 mod forward;
+mod health;
 mod helpers;
 mod hostile;
 mod ingest;

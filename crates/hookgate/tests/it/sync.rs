@@ -365,6 +365,7 @@ async fn metrics_count_deliveries_and_applies(backend: Backend) {
                 name: "closed".into(),
                 url: "http://127.0.0.1:9/nothing-listens-here".into(),
                 event_types: vec!["*".into()],
+                max_per_sec: None,
             },
             None,
         )

@@ -41,13 +41,50 @@ pub(crate) struct DestinationView {
     /// Event type patterns (`*` and `?` globs); an event matching any of them is forwarded.
     event_types: Vec<String>,
     enabled: bool,
+    /// At most this many sends a second, over every forwarder; absent for no limit.
+    max_per_sec: Option<i32>,
+    health: DestinationHealth,
     created_at: String,
     updated_at: String,
+}
+
+/// How a destination is doing.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct DestinationHealth {
+    /// `healthy`; `failing` (its last attempt failed); `circuit_open` (too many failures in a row:
+    /// one probe at a time, the other deliveries wait); `disabled`.
+    state: &'static str,
+    /// Failed attempts in a row.
+    consecutive_failures: i32,
+    /// When the current run of failures began.
+    failing_since: Option<String>,
+    /// When its circuit opened; absent while closed.
+    circuit_opened_at: Option<String>,
+    /// Nothing is sent before this (the next probe, or the destination's `Retry-After`).
+    paused_until: Option<String>,
+    /// Why hookgate disabled it (`410 Gone`, or failing for `forward.disable_after`); absent
+    /// when an operator did.
+    disabled_reason: Option<String>,
+}
+
+impl From<&Destination> for DestinationHealth {
+    fn from(d: &Destination) -> Self {
+        Self {
+            state: d.health_state(),
+            consecutive_failures: d.consecutive_failures,
+            failing_since: d.failing_since.map(|at| at.to_rfc3339()),
+            circuit_opened_at: d.circuit_opened_at.map(|at| at.to_rfc3339()),
+            paused_until: d.paused_until.map(|at| at.to_rfc3339()),
+            disabled_reason: d.disabled_reason.clone(),
+        }
+    }
 }
 
 impl From<Destination> for DestinationView {
     fn from(d: Destination) -> Self {
         Self {
+            health: DestinationHealth::from(&d),
+            max_per_sec: d.max_per_sec,
             event_types: d.event_type_patterns().map(str::to_owned).collect(),
             id: d.id,
             name: d.name,
@@ -66,11 +103,15 @@ impl From<Destination> for DestinationView {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct CreateDestination {
     name: String,
-    /// `http://` or `https://`; redirects are not followed.
+    /// `http://` or `https://` (redirects are not followed), `nats://`, `amqp://`, `redis://` or
+    /// `rediss://`; see the README for each kind's parameters.
     url: String,
     /// Event type patterns; `["*"]` when absent.
     #[serde(default)]
     event_types: Option<Vec<String>>,
+    /// At most this many sends a second (1 to 10 000), over every forwarder; no limit when
+    /// absent.
+    max_per_sec: Option<u32>,
     /// The secret hookgate signs forwarded events with (`whsec_…`); generated (and returned
     /// once) when absent.
     signing_secret: Option<String>,
@@ -101,7 +142,7 @@ async fn list(
     }))
 }
 
-#[utoipa::path(post, operation_id = "admin_destinations_create", path = "/admin/v1/tenants/{slug}/destinations", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = CreateDestination, responses((status = 201, description = "created; the signing secret is shown this once", body = CreatedDestination), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody), (status = 422, description = "invalid name, url, event type pattern or secret", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, operation_id = "admin_destinations_create", path = "/admin/v1/tenants/{slug}/destinations", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), request_body = CreateDestination, responses((status = 201, description = "created; the signing secret is shown this once", body = CreatedDestination), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant", body = crate::error::ErrorBody), (status = 422, description = "invalid name, url, event type pattern, rate or secret", body = crate::error::ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     Slug(slug): Slug,
@@ -117,6 +158,7 @@ async fn create(
         name: body.name,
         url: body.url,
         event_types,
+        max_per_sec: body.max_per_sec,
     };
     let created = state
         .tenancy
@@ -154,11 +196,14 @@ pub(crate) struct UpdateDestination {
     url: Option<String>,
     event_types: Option<Vec<String>>,
     /// A disabled destination is sent nothing: no deliveries are queued for it, and those
-    /// already queued wait, their attempts untouched, until it is enabled again.
+    /// already queued wait, their attempts untouched, until it is enabled again. Enabling one
+    /// forgets its failures (its circuit closes).
     enabled: Option<bool>,
+    /// At most this many sends a second (1 to 10 000); 0 removes the limit.
+    max_per_sec: Option<u32>,
 }
 
-#[utoipa::path(patch, operation_id = "admin_destinations_update", path = "/admin/v1/tenants/{slug}/destinations/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), request_body = UpdateDestination, responses((status = 200, description = "ok", body = DestinationView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody), (status = 422, description = "invalid name, url or event type pattern", body = crate::error::ErrorBody)))]
+#[utoipa::path(patch, operation_id = "admin_destinations_update", path = "/admin/v1/tenants/{slug}/destinations/{id}", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug"), ("id" = uuid::Uuid, Path, description = "the destination's id")), request_body = UpdateDestination, responses((status = 200, description = "ok", body = DestinationView), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant or destination", body = crate::error::ErrorBody), (status = 422, description = "invalid name, url, event type pattern or rate", body = crate::error::ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     AppPath(ResourceId { id }): AppPath<ResourceId>,
@@ -170,6 +215,7 @@ async fn update(
         url: body.url,
         event_types: body.event_types.map(patterns).transpose()?,
         enabled: body.enabled,
+        max_per_sec: body.max_per_sec.map(|rate| (rate > 0).then_some(rate)),
     };
     let destination = state
         .tenancy

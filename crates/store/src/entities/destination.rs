@@ -18,11 +18,41 @@ pub struct Model {
     /// The full URL, sealed, when it holds credentials (`url` then shows them as `***`).
     pub url_ciphertext: Option<Vec<u8>>,
     pub enabled: bool,
+    /// Failed attempts in a row, over all its deliveries.
+    pub consecutive_failures: i32,
+    /// When the current run of failures began; `None` while it succeeds.
+    pub failing_since: Option<DateTimeUtc>,
+    /// When too many failures in a row opened its circuit: one probe at a time until one
+    /// succeeds. `None` while closed.
+    pub circuit_opened_at: Option<DateTimeUtc>,
+    /// Nothing is sent before this (the circuit's next probe, a `Retry-After`, a probe in
+    /// flight).
+    pub paused_until: Option<DateTimeUtc>,
+    /// Why hookgate disabled it (an operator's disabling has none).
+    pub disabled_reason: Option<String>,
+    /// At most this many sends a second, over every forwarder.
+    pub max_per_sec: Option<i32>,
+    /// The rate limit's schedule: the next free send time.
+    pub next_send_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
 
 impl Model {
+    /// How it is doing, in one word: `healthy`, `failing` (its last attempt failed),
+    /// `circuit_open` (one probe at a time) or `disabled`.
+    pub fn health_state(&self) -> &'static str {
+        if !self.enabled {
+            "disabled"
+        } else if self.circuit_opened_at.is_some() {
+            "circuit_open"
+        } else if self.consecutive_failures > 0 {
+            "failing"
+        } else {
+            "healthy"
+        }
+    }
+
     /// The event type globs, as stored.
     pub fn event_type_patterns(&self) -> impl Iterator<Item = &str> {
         self.event_types
@@ -41,6 +71,10 @@ impl fmt::Debug for Model {
             .field("url", &self.url)
             .field("event_types", &self.event_types)
             .field("enabled", &self.enabled)
+            .field("consecutive_failures", &self.consecutive_failures)
+            .field("circuit_opened_at", &self.circuit_opened_at)
+            .field("disabled_reason", &self.disabled_reason)
+            .field("max_per_sec", &self.max_per_sec)
             .finish_non_exhaustive()
     }
 }

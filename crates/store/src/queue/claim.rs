@@ -35,7 +35,7 @@ pub(super) fn claim_statement<T: QueueTable>(
     let (pending, failed) = (QueueStatus::Pending.as_str(), QueueStatus::Failed.as_str());
     let mut claimable = match T::CLAIMABLE_SQL {
         "" => String::new(),
-        condition => format!("AND {condition}"),
+        condition => format!("AND {}", condition.replace(":now", p3)),
     };
     if only.is_some() {
         let p5 = match backend {

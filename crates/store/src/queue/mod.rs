@@ -54,7 +54,8 @@ pub trait QueueTable: sealed::Sealed + Send + Sync + 'static {
     /// either way; a delivery is *delivered* only on success).
     const DEAD_IS_FINISHED: bool;
     /// A further condition a due row must meet to be claimed, as SQL over the table's own
-    /// columns (a delivery waits while its destination is disabled); empty for none.
+    /// columns (a delivery waits while its destination is disabled), where `:now` stands for the
+    /// claim's time; empty for none.
     const CLAIMABLE_SQL: &'static str = "";
 }
 

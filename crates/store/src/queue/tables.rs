@@ -48,9 +48,11 @@ impl QueueTable for Deliveries {
     const FINISHED_AT: delivery::Column = delivery::Column::DeliveredAt;
     const DEAD_IS_FINISHED: bool = false;
     // Disabled means nothing is sent: the delivery waits, its attempts untouched, until the
-    // destination is enabled again.
+    // destination is enabled again. Paused (an open circuit between probes, a Retry-After) means
+    // the same until the pause ends.
     const CLAIMABLE_SQL: &'static str = "EXISTS (SELECT 1 FROM destinations d \
-         WHERE d.id = deliveries.destination_id AND d.enabled)";
+         WHERE d.id = deliveries.destination_id AND d.enabled \
+           AND (d.paused_until IS NULL OR d.paused_until <= :now))";
 }
 
 impl QueueTable for Jobs {

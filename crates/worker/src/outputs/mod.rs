@@ -40,6 +40,8 @@ pub struct Failure {
     pub error: String,
     /// The connection is unusable: the pool makes a new one for the next send.
     pub broken: bool,
+    /// The destination asked for a pause (`Retry-After`).
+    pub retry_after: Option<Duration>,
 }
 
 impl Failure {
@@ -48,6 +50,7 @@ impl Failure {
             status: None,
             error: error.into(),
             broken: false,
+            retry_after: None,
         }
     }
 
