@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod inspect;
+pub mod notify;
 pub mod prometheus;
 mod serve;
 pub mod settings;

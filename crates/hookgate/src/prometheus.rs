@@ -100,6 +100,12 @@ pub const CATALOGUE: &[Metric] = &[
         help: "Destinations whose health changed: circuit_opened (too many failures in a row), recovered (a probe succeeded), disabled (410 Gone, or failing for forward.disable_after).",
     },
     Metric {
+        name: "hookgate_notifications_total",
+        kind: Kind::Counter,
+        labels: &["outcome"],
+        help: "Attempts at sending operational notifications, by outcome: delivered (every recipient has it), retry, dead.",
+    },
+    Metric {
         name: "hookgate_forward_duration_seconds",
         kind: Kind::Histogram,
         labels: &[],

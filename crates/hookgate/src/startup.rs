@@ -11,7 +11,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use hookgate_worker::{
-    ClerkKeyOpener, Forwarder, ForwarderSettings, JobRunner, SecretOpener, Worker, WorkerSettings,
+    ClerkKeyOpener, Forwarder, ForwarderSettings, JobRunner, Notifier, SecretOpener, Worker,
+    WorkerSettings,
     outputs::{OutputSettings, Outputs},
 };
 use tokio::sync::{Notify, watch};
@@ -56,6 +57,7 @@ pub struct Application {
     forwarder: ForwarderSettings,
     forwarders: u32,
     open_secret: SecretOpener,
+    notifier: Notifier,
     job_runner: JobRunner,
     job_runners: u32,
     reconcile_interval: Option<Duration>,
@@ -96,6 +98,12 @@ impl Application {
             }),
         };
         let job_runner = job_runner(settings, &store)?;
+        let notifier = Notifier::new(
+            store.clone(),
+            settings.notifier_settings()?,
+            open_secret.secret.clone(),
+        )
+        .context("building the HTTP client for notifications")?;
         let tenancy = Tenancy::new(store.clone(), cipher, Some(registry.clone()));
         let (inbox, inbox_task) = InboxWriter::start(
             store.clone(),
@@ -122,6 +130,7 @@ impl Application {
                 .map(|handle| hookgate_http::MetricsRender(Arc::new(move || handle.render()))),
             serve_ingest: role.serves_ingest(),
             tenant_labels: TenantLabels::new(settings.metrics.tenant_label_limit),
+            test_notifier: crate::notify::test_notifier(settings)?,
         };
         let metrics_listener = match settings.metrics.listen_addr()? {
             Some(addr) => Some(
@@ -151,6 +160,7 @@ impl Application {
             forwarder: settings.forwarder_settings(),
             forwarders: settings.forward.forwarders,
             open_secret,
+            notifier,
             job_runner,
             job_runners: settings.jobs.concurrency,
             reconcile_interval: settings.reconcile_interval()?,
@@ -205,6 +215,7 @@ impl Application {
             forwarder,
             forwarders,
             open_secret,
+            notifier,
             job_runner,
             job_runners,
             reconcile_interval,
@@ -257,6 +268,9 @@ impl Application {
                 let stop = stop_rx.clone();
                 workers.push(tokio::spawn(async move { forwarder.run(stop).await }));
             }
+            let notifier = notifier.clone();
+            let stop = stop_rx.clone();
+            workers.push(tokio::spawn(async move { notifier.run(stop).await }));
             for _ in 0..worker_concurrency {
                 let worker = Worker::new(state.store.clone(), worker, state.stored.clone())
                     .with_forward_wake(forward_wake.clone());

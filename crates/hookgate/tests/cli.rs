@@ -1052,3 +1052,120 @@ async fn backfill_and_jobs_from_the_command_line() {
         text(&shown.stdout)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_urls_are_set_and_tested_from_the_command_line() {
+    let scratch = Scratch::new();
+    assert!(
+        hookgate(&scratch, &[], &["tenant", "create", "acme"])
+            .status
+            .success()
+    );
+    let got: std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, axum::body::Bytes)>>> =
+        std::sync::Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/ops", listener.local_addr().unwrap());
+    let keep = got.clone();
+    let receiver = axum::Router::new().fallback(
+        move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().push((headers, body));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        },
+    );
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    // The commands block; run them off the runtime that serves the receiver.
+    let run = |env: Vec<(&'static str, String)>, args: Vec<String>| {
+        let dir = scratch.0.clone();
+        tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            hookgate_in(&dir, &env, &args)
+        })
+    };
+    let args = |line: &str| {
+        line.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+
+    let set = run(
+        vec![],
+        args(&format!("tenant notifications set acme {url}")),
+    )
+    .await
+    .unwrap();
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    let secret = text(&set.stdout)
+        .lines()
+        .find_map(|l| l.split_whitespace().find(|w| w.starts_with("whsec_")))
+        .map(str::to_owned)
+        .expect("the generated secret, printed once");
+    let shown = run(vec![], args("tenant notifications show acme"))
+        .await
+        .unwrap();
+    assert!(text(&shown.stdout).contains(&url));
+    assert!(!text(&shown.stdout).contains("whsec_"));
+
+    let tested = run(vec![], args("tenant notifications test acme"))
+        .await
+        .unwrap();
+    assert!(tested.status.success(), "{}", text(&tested.stderr));
+    assert!(
+        text(&tested.stdout).contains("accepted"),
+        "{}",
+        text(&tested.stdout)
+    );
+    let (headers, body) = got.lock().unwrap()[0].clone();
+    let mut http_headers = http::HeaderMap::new();
+    for (name, value) in &headers {
+        http_headers.insert(
+            http::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap(),
+            http::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+        );
+    }
+    svix::webhooks::Webhook::new(&secret)
+        .unwrap()
+        .verify(&body, &http_headers)
+        .expect("signed with the tenant's notification secret");
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["type"], "notification.test");
+
+    // The operator's URL: refused until configured, then tested the same way.
+    let global = run(vec![], args("admin notifications test")).await.unwrap();
+    assert!(!global.status.success());
+    assert!(text(&global.stderr).contains("notifications.url"));
+    let operator_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let env = vec![
+        ("HOOKGATE__NOTIFICATIONS__URL", url.clone()),
+        (
+            "HOOKGATE__NOTIFICATIONS__SECRET",
+            operator_secret.to_owned(),
+        ),
+    ];
+    let global = run(env.clone(), args("admin notifications test"))
+        .await
+        .unwrap();
+    assert!(global.status.success(), "{}", text(&global.stderr));
+    assert_eq!(got.lock().unwrap().len(), 2);
+    let printed = run(env, args("config check")).await.unwrap();
+    assert!(printed.status.success(), "{}", text(&printed.stderr));
+    assert!(text(&printed.stdout).contains("notifications"));
+    assert!(
+        !text(&printed.stdout).contains("MfKQ9r8"),
+        "{}",
+        text(&printed.stdout)
+    );
+
+    let cleared = run(vec![], args("tenant notifications clear acme"))
+        .await
+        .unwrap();
+    assert!(cleared.status.success());
+    let again = run(vec![], args("tenant notifications test acme"))
+        .await
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("no notification URL"));
+}

@@ -21,7 +21,10 @@ pub use classes::{AuthedTenant, RouteClass};
 pub use error::ApiError;
 pub use openapi::document as openapi_document;
 pub use public::metrics_router;
-pub use state::{AppState, IngestSettings, MetricsRender, Readiness, TenantLabels};
+pub use state::{
+    AppState, IngestSettings, MetricsRender, Readiness, TenantLabels, TestNotifier, TestRecipient,
+    TestSend,
+};
 
 /// Every route the application serves (method, path template). The route-class guard refuses
 /// any path outside a class whatever is mounted there; tests walk this table to check that each
@@ -73,6 +76,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/admin/v1/tenants/{slug}/jobs"),
     ("GET", "/admin/v1/tenants/{slug}/jobs/{id}"),
     ("DELETE", "/admin/v1/tenants/{slug}/jobs/{id}"),
+    ("GET", "/admin/v1/tenants/{slug}/notifications"),
+    ("PUT", "/admin/v1/tenants/{slug}/notifications"),
+    ("DELETE", "/admin/v1/tenants/{slug}/notifications"),
+    ("POST", "/admin/v1/tenants/{slug}/notifications/test"),
+    ("GET", "/admin/v1/tenants/{slug}/notifications/sent"),
+    ("POST", "/admin/v1/notifications/test"),
     ("GET", "/v1/users"),
     ("GET", "/v1/users/{id}"),
     ("GET", "/v1/users/{id}/memberships"),

@@ -30,6 +30,36 @@ pub struct AppState {
     pub serve_ingest: bool,
     /// The `tenant` label of ingest metrics.
     pub tenant_labels: TenantLabels,
+    /// Sends the test notifications of the admin API.
+    pub test_notifier: TestNotifier,
+}
+
+/// Who a test notification goes to.
+#[derive(Debug)]
+pub enum TestRecipient {
+    /// A tenant's notification URL, with its opened secret.
+    Tenant {
+        slug: String,
+        url: String,
+        secret: hookgate_tenancy::Secret,
+    },
+    /// The operator's URL (`notifications.url`).
+    Global,
+}
+
+/// The future of a test send: the status of a 2xx answer, or why there was none.
+pub type TestSend =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<u16, String>> + Send>>;
+
+/// Sends a signed `notification.test`. Built by the binary, which holds the HTTP client and the
+/// global URL's secret; the handlers only say to whom.
+#[derive(Clone)]
+pub struct TestNotifier(pub Arc<dyn Fn(TestRecipient) -> TestSend + Send + Sync>);
+
+impl std::fmt::Debug for TestNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TestNotifier")
+    }
 }
 
 impl AppState {

@@ -351,6 +351,15 @@ async fn finish_one(
     )];
     let held =
         queue::finish_row::<Deliveries>(db, owner, job.id, &finish, now, last_status).await?;
+    if held
+        && let Finish::Failed {
+            retry_at: None,
+            error,
+            ..
+        } = &finish
+    {
+        notify_dead(db, job, attempts, status, error, now).await?;
+    }
     Ok(match finish {
         _ if !held => DeliveryOutcome::LeaseLost,
         Finish::Done { .. } => DeliveryOutcome::Delivered,
@@ -359,6 +368,31 @@ async fn finish_one(
         } => DeliveryOutcome::Retry(at),
         Finish::Failed { retry_at: None, .. } => DeliveryOutcome::Dead,
     })
+}
+
+/// Tells the tenant a delivery is dead, in the transaction that made it so.
+async fn notify_dead(
+    db: &impl ConnectionTrait,
+    job: &Delivery,
+    attempts: i32,
+    status: Option<u16>,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let event = inbox_event::Entity::find_by_id(job.inbox_event_id)
+        .one(db)
+        .await?;
+    let data = serde_json::json!({
+        "delivery_id": job.id,
+        "destination_id": job.destination_id,
+        "event_id": job.inbox_event_id,
+        "svix_id": event.as_ref().map(|e| e.svix_id.clone()),
+        "event_type": event.and_then(|e| e.event_type),
+        "attempts": attempts,
+        "last_status": status,
+        "last_error": error,
+    });
+    crate::notifications::notify(db, job.tenant_id, "delivery.dead", data, now).await
 }
 
 /// Queues the event for each destination, in the caller's transaction. Idempotent: an event

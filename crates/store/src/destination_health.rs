@@ -62,6 +62,7 @@ pub enum HealthChange {
 pub struct DestinationEvent {
     pub tenant_id: Uuid,
     pub destination_id: Uuid,
+    pub destination_name: String,
     pub change: HealthChange,
     /// The last error, when it failed.
     pub last_error: Option<String>,
@@ -122,6 +123,7 @@ pub(crate) async fn record(
         events.extend(recovered.into_iter().map(|row| DestinationEvent {
             tenant_id: row.tenant_id,
             destination_id: row.id,
+            destination_name: row.name,
             change: HealthChange::Recovered,
             last_error: None,
         }));
@@ -144,6 +146,27 @@ pub(crate) async fn record(
             continue;
         };
         events.extend(fold_failures(txn, row, tally, policy, now).await?);
+    }
+    for event in &events {
+        let (event_type, mut data) = match &event.change {
+            HealthChange::CircuitOpened { .. } => continue,
+            HealthChange::Recovered => ("destination.recovered", serde_json::json!({})),
+            HealthChange::Disabled { reason } => (
+                "destination.disabled",
+                serde_json::json!({"reason": reason, "last_error": event.last_error}),
+            ),
+        };
+        if let Some(fields) = data.as_object_mut() {
+            fields.insert(
+                "destination_id".into(),
+                event.destination_id.to_string().into(),
+            );
+            fields.insert(
+                "destination_name".into(),
+                event.destination_name.clone().into(),
+            );
+        }
+        crate::notifications::notify(txn, event.tenant_id, event_type, data, now).await?;
     }
     Ok(events)
 }
@@ -192,6 +215,7 @@ async fn fold_failures(
     let event = |change| DestinationEvent {
         tenant_id: row.tenant_id,
         destination_id: row.id,
+        destination_name: row.name.clone(),
         change,
         last_error: tally.last_error.clone(),
     };

@@ -15,6 +15,7 @@ mod error;
 mod group_commit;
 mod inbox;
 mod jobs;
+mod notifications;
 pub mod queue;
 mod reads;
 pub mod sync;
@@ -44,7 +45,8 @@ pub use jobs::{
     Cancelled, Job, JobAlreadyOpen, JobEnd, JobProgress, JobState, JobType, KindProgress,
     ListedPage, PageCounts, Unlisted,
 };
-pub use queue::{Backlog, RetryPolicy};
+pub use notifications::{Notification, NotificationJob, NotificationTarget, TO_GLOBAL, TO_TENANT};
+pub use queue::{Backlog, Finish, RetryPolicy};
 pub use reads::{Page, SyncQuery, SyncTable, SyncedRow, SyncedUser, UserFilter};
 pub use sync::{Applied, ApplyError, Source};
 pub use tenants::{NewSecret, NewTenant, SealedKind, SealedRow, TenantPatch};

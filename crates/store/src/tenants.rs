@@ -200,6 +200,9 @@ pub enum SealedKind {
     ClerkKey,
     /// A destination's URL holding credentials (`destinations.url_ciphertext`).
     DestinationUrl,
+    /// The secret a tenant's notifications are signed with (`notification_targets`; the row is
+    /// the tenant's).
+    NotificationSecret,
 }
 
 /// Changes to a tenant's settings: `None` leaves a setting alone, `Some(None)` clears an override.
@@ -289,6 +292,8 @@ impl Store {
             "tenant_secrets",
             "jobs",
             "tenant_clerk_keys",
+            "notifications",
+            "notification_targets",
         ] {
             txn.execute_raw(Statement::from_sql_and_values(
                 backend,
@@ -309,7 +314,7 @@ impl Store {
         &self,
         reseal: impl Fn(SealedRow, &[u8]) -> Result<Vec<u8>, E>,
     ) -> Result<Result<u64, E>, StoreError> {
-        use crate::entities::{destination, tenant_clerk_key};
+        use crate::entities::{destination, notification_target, tenant_clerk_key};
         use sea_orm::TransactionTrait as _;
         let txn = self.writer.begin().await?;
         let mut count = 0;
@@ -374,6 +379,23 @@ impl Store {
             tenant_clerk_key::Entity::update_many()
                 .col_expr(tenant_clerk_key::Column::Ciphertext, Expr::value(sealed))
                 .filter(tenant_clerk_key::Column::TenantId.eq(row.tenant_id))
+                .exec(&txn)
+                .await?;
+            count += 1;
+        }
+        for row in notification_target::Entity::find().all(&txn).await? {
+            let sealed = SealedRow {
+                kind: SealedKind::NotificationSecret,
+                tenant_id: row.tenant_id,
+                row_id: row.tenant_id,
+            };
+            let sealed = match reseal(sealed, &row.ciphertext) {
+                Ok(sealed) => sealed,
+                Err(err) => return Ok(Err(err)),
+            };
+            notification_target::Entity::update_many()
+                .col_expr(notification_target::Column::Ciphertext, Expr::value(sealed))
+                .filter(notification_target::Column::TenantId.eq(row.tenant_id))
                 .exec(&txn)
                 .await?;
             count += 1;

@@ -25,6 +25,7 @@ on_both_backends!(
     reconcile_tombstones_only_what_the_listing_could_see,
     deleting_a_tenant_removes_its_jobs_and_key,
     reconcile_is_due_for_keyed_tenants_without_a_recent_one,
+    a_reconcile_that_repaired_drift_notifies,
 );
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -501,14 +502,29 @@ async fn deleting_a_tenant_removes_its_jobs_and_key(backend: Backend) {
     assert!(replaced.production);
     assert_eq!(replaced.ciphertext, vec![2; 40]);
     assert!(!format!("{replaced:?}").contains("ciphertext"));
-    // A rekey rewrites the Clerk key too, sealed for the tenant as its key.
+    store
+        .set_notification_target(tenant, "https://ops.example.com/n".into(), vec![4; 40])
+        .await
+        .unwrap();
+    store
+        .notify(tenant, "event.dead", json!({"svix_id": "msg_1"}))
+        .await
+        .unwrap();
+    // A rekey rewrites the Clerk key and the notification secret too, each sealed for the
+    // tenant as its own kind.
     let resealed = store
         .reseal_secrets(|row, stored| {
-            Ok::<_, ()>(if row.kind == SealedKind::ClerkKey {
-                assert_eq!((row.tenant_id, row.row_id), (tenant, tenant));
-                vec![9; 40]
-            } else {
-                stored.to_vec()
+            Ok::<_, ()>(match row.kind {
+                SealedKind::ClerkKey | SealedKind::NotificationSecret => {
+                    assert_eq!((row.tenant_id, row.row_id), (tenant, tenant));
+                    let tag = if row.kind == SealedKind::ClerkKey {
+                        9
+                    } else {
+                        8
+                    };
+                    vec![tag; 40]
+                }
+                _ => stored.to_vec(),
             })
         })
         .await
@@ -518,6 +534,9 @@ async fn deleting_a_tenant_removes_its_jobs_and_key(backend: Backend) {
         store.clerk_key(tenant).await.unwrap().unwrap().ciphertext,
         vec![9; 40]
     );
+    let target = store.notification_target(tenant).await.unwrap().unwrap();
+    assert_eq!(target.ciphertext, vec![8; 40]);
+    assert!(!format!("{target:?}").contains("ciphertext"));
     let job = store
         .create_job(tenant, JobType::Backfill, &["users"])
         .await
@@ -525,6 +544,14 @@ async fn deleting_a_tenant_removes_its_jobs_and_key(backend: Backend) {
         .unwrap();
     store.delete_tenant_with_data(tenant).await.unwrap();
     assert!(store.clerk_key(tenant).await.unwrap().is_none());
+    assert!(store.notification_target(tenant).await.unwrap().is_none());
+    assert!(
+        store
+            .list_notifications(tenant, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.find_job(tenant, job.id).await.unwrap().is_none());
     let other = common::tenant(&store).await;
     store
@@ -576,5 +603,54 @@ async fn reconcile_is_due_for_keyed_tenants_without_a_recent_one(backend: Backen
     );
     let later = chrono::Utc::now() + chrono::Duration::seconds(1);
     assert_eq!(store.reconcile_due(later).await.unwrap(), vec![keyed]);
+    store.close().await;
+}
+
+/// A reconcile that repaired rows queues a `reconcile.drift` notification, in the transaction
+/// that finishes it; a backfill, and a reconcile that found nothing, queue none.
+async fn a_reconcile_that_repaired_drift_notifies(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let store = common::store(&db).await;
+    let tenant = common::tenant(&store).await;
+    let repaired = JobProgress {
+        kinds: vec![
+            KindProgress {
+                created: 2,
+                tombstoned: 1,
+                ..KindProgress::new("users")
+            },
+            KindProgress::new("organizations"),
+        ],
+    };
+    for (job_type, progress) in [
+        (JobType::Backfill, repaired.clone()),
+        (JobType::Reconcile, progress()),
+        (JobType::Reconcile, repaired.clone()),
+    ] {
+        let job = store
+            .create_job(tenant, job_type, &["users", "organizations"])
+            .await
+            .unwrap()
+            .unwrap();
+        store.claim_job("w1", job.id, LEASE).await.unwrap().unwrap();
+        assert!(
+            store
+                .finish_job("w1", job.id, 1, JobEnd::Done, &progress)
+                .await
+                .unwrap()
+        );
+    }
+    let sent = store.list_notifications(tenant, 10).await.unwrap();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].event_type, "reconcile.drift");
+    let payload: serde_json::Value = serde_json::from_str(&sent[0].payload).unwrap();
+    assert_eq!(payload["type"], "reconcile.drift");
+    assert_eq!(
+        payload["data"]["kinds"],
+        json!([{"kind": "users", "created": 2, "updated": 0, "tombstoned": 1}])
+    );
+    assert_eq!(payload["data"]["tenant_id"], tenant.to_string());
     store.close().await;
 }

@@ -207,6 +207,7 @@ fn binding(row: SealedRow) -> [u8; 38] {
         SealedKind::DestinationSecret => b'd',
         SealedKind::ClerkKey => b'k',
         SealedKind::DestinationUrl => b'u',
+        SealedKind::NotificationSecret => b'n',
     };
     aad[6..22].copy_from_slice(row.tenant_id.as_bytes());
     aad[22..].copy_from_slice(row.row_id.as_bytes());

@@ -4,6 +4,7 @@
 mod backoff;
 mod forwarder;
 mod jobs;
+mod notifier;
 pub mod outputs;
 mod recorder;
 mod trace_context;
@@ -14,4 +15,8 @@ pub use forwarder::{
     Forwarder, ForwarderSettings, OpenSecret, OpenUrl, SecretOpener, install_tls_provider,
 };
 pub use jobs::{ClerkKeyOpener, JobOutcome, JobRunner, JobSettings, OpenClerkKey};
+pub use notifier::{
+    NotificationRecipient, Notifier, NotifierSettings, notification_client, notification_id,
+    send_notification, send_test_notification,
+};
 pub use worker::{BatchReport, Worker, WorkerSettings};

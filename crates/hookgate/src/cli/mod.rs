@@ -9,6 +9,7 @@ mod destination;
 mod events;
 mod jobs;
 mod key;
+mod notifications;
 mod output;
 mod secret;
 mod secrets;
@@ -26,6 +27,7 @@ pub use config::ConfigCommand;
 pub use destination::DestinationCommand;
 pub use events::{EventFilterArgs, EventsCommand};
 pub use key::KeyCommand;
+pub use notifications::NotificationsCommand;
 pub use output::Format;
 pub use secret::SecretCommand;
 pub use secrets::SecretsCommand;
@@ -96,7 +98,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Config(command) => config::run(command, &settings),
-        Command::Admin(command) => admin::run(command),
+        Command::Admin(command) => admin::run(command, &settings).await,
     }
 }
 

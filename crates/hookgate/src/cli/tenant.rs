@@ -10,7 +10,10 @@ use serde::Serialize;
 use super::common::{self, parse_secret};
 use super::jobs::{self, ClerkKeyCommand, JobArgs};
 use super::output::{self, Column, Format, Line, Row};
-use super::{DestinationCommand, KeyCommand, SecretCommand, destination, key, secret};
+use super::{
+    DestinationCommand, KeyCommand, NotificationsCommand, SecretCommand, destination, key,
+    notifications, secret,
+};
 use crate::settings::Settings;
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +47,10 @@ pub enum TenantCommand {
     /// Manage the tenant's Clerk secret key, which backfill and reconcile read Clerk with.
     #[command(subcommand, name = "clerk-key")]
     ClerkKey(ClerkKeyCommand),
+    /// Where hookgate's own events about the tenant go (a destination disabled, a delivery
+    /// dead…), signed; test the URL; list what was sent.
+    #[command(subcommand)]
+    Notifications(NotificationsCommand),
     /// Copy the objects the tenant's Clerk instance already holds into its tables, through the
     /// same guarded writes as webhooks (a newer webhook wins). Prints the job's id, or with
     /// `--wait` runs it here with a progress bar per kind.
@@ -109,6 +116,9 @@ pub(super) async fn run(command: TenantCommand, settings: &Settings) -> anyhow::
             TenantCommand::Reconcile(args) => {
                 jobs::start(args, JobType::Reconcile, &tenancy, store, settings).await
             }
+            TenantCommand::Notifications(command) => {
+                notifications::run(command, &tenancy, settings).await
+            }
             command => run_with(command, &tenancy, store).await,
         }
     })
@@ -150,7 +160,9 @@ async fn run_with(command: TenantCommand, tenancy: &Tenancy, store: &Store) -> a
             format,
         } => jobs::jobs(slug, id, cancel, format, tenancy).await?,
         // Run with the settings, above.
-        TenantCommand::Backfill(_) | TenantCommand::Reconcile(_) => {}
+        TenantCommand::Backfill(_)
+        | TenantCommand::Reconcile(_)
+        | TenantCommand::Notifications(_) => {}
         TenantCommand::Update {
             slug,
             name,

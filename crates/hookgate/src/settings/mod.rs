@@ -27,6 +27,7 @@ pub struct Settings {
     pub tenancy: TenancySettings,
     pub worker: WorkerSection,
     pub forward: ForwardSettings,
+    pub notifications: NotificationsSettings,
     pub clerk: ClerkSettings,
     pub jobs: JobsSettings,
     pub reconcile: ReconcileSettings,
@@ -205,6 +206,17 @@ pub struct ForwardSettings {
     pub disable_after: String,
 }
 
+/// The operator's notification URL: hookgate's own events about every tenant.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsSettings {
+    /// `http://` or `https://`; empty for none.
+    pub url: String,
+    /// The `whsec_…` secret notifications to `url` are signed with.
+    #[serde(default)]
+    pub secret: Option<Redacted>,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionSettings {
@@ -377,6 +389,7 @@ impl Settings {
         {
             bail!("invalid settings: reconcile.interval is at least 1m");
         }
+        self.notification_recipient()?;
         let f = &self.forward;
         self.forward_disable_after()?;
         if f.probe_base_ms == 0 || f.probe_base_ms > f.backoff_cap_ms {

@@ -7,7 +7,11 @@ use anyhow::bail;
 use hookgate_clerk::{ClientSettings, RateLimit, RateLimits};
 use hookgate_store::{DatabaseOptions, HealthPolicy};
 use hookgate_tenancy::{AdminTokens, SecretCipher, SecretsKey, TenantDefaults};
-use hookgate_worker::{Backoff, ForwarderSettings, JobSettings, WorkerSettings};
+use hookgate_tenancy::{Secret, parse_notification_url};
+use hookgate_worker::{
+    Backoff, ForwarderSettings, JobSettings, NotificationRecipient, NotifierSettings,
+    WorkerSettings,
+};
 
 use super::{DEV_SECRETS_KEY, Settings};
 
@@ -139,6 +143,45 @@ impl Settings {
     /// How often every keyed tenant is reconciled; `None` when scheduled reconciles are off.
     pub fn reconcile_interval(&self) -> anyhow::Result<Option<Duration>> {
         duration_setting("reconcile.interval", &self.reconcile.interval)
+    }
+
+    /// Where every tenant's notifications also go, with the secret they are signed with; `None`
+    /// when `notifications.url` is empty.
+    pub fn notification_recipient(&self) -> anyhow::Result<Option<NotificationRecipient>> {
+        let n = &self.notifications;
+        if n.url.trim().is_empty() {
+            return Ok(None);
+        }
+        let url = parse_notification_url(n.url.trim())
+            .map_err(|err| anyhow::anyhow!("invalid settings: notifications.url: {err}"))?;
+        let secret = n
+            .secret
+            .as_ref()
+            .map(|secret| Secret::parse(secret.expose()))
+            .transpose()
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "invalid settings: notifications.secret is a whsec_… secret (base64 of at least 24 bytes)"
+                )
+            })?
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "invalid settings: notifications.url needs notifications.secret (a whsec_… secret)"
+                )
+            })?;
+        Ok(Some(NotificationRecipient { url, secret }))
+    }
+
+    /// How the notifier sends: the forwarders' timeout, lease, polling and backoff.
+    pub fn notifier_settings(&self) -> anyhow::Result<NotifierSettings> {
+        let forwarder = self.forwarder_settings();
+        Ok(NotifierSettings {
+            global: self.notification_recipient()?,
+            timeout: forwarder.timeout,
+            lease: forwarder.lease,
+            poll_interval: forwarder.poll_interval,
+            backoff: forwarder.backoff,
+        })
     }
 
     /// How long a destination may fail without a success before it is disabled; `None` never.

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse as _;
 use hookgate::Settings;
@@ -29,21 +30,23 @@ type Answer = (StatusCode, Option<&'static str>);
 /// A destination answering from a script (then with `always`, then 200), noting when each
 /// request came.
 #[derive(Clone, Default)]
-struct Scripted {
+pub(crate) struct Scripted {
     arrivals: Arc<Mutex<Vec<Instant>>>,
+    requests: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
     answers: Arc<Mutex<VecDeque<Answer>>>,
     always: Arc<Mutex<Option<StatusCode>>>,
 }
 
 impl Scripted {
-    async fn start(&self) -> String {
+    pub(crate) async fn start(&self) -> String {
         let this = self.clone();
         let app = axum::Router::new().route(
             "/hook",
-            axum::routing::post(move || {
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
                 let this = this.clone();
                 async move {
                     this.arrivals.lock().unwrap().push(Instant::now());
+                    this.requests.lock().unwrap().push((headers, body));
                     let queued = this.answers.lock().unwrap().pop_front();
                     let (status, retry_after) = queued.unwrap_or_else(|| {
                         (this.always.lock().unwrap().unwrap_or(StatusCode::OK), None)
@@ -66,14 +69,22 @@ impl Scripted {
         self.arrivals.lock().unwrap().clone()
     }
 
-    fn fail_with(&self, status: Option<StatusCode>) {
+    pub(crate) fn requests(&self) -> Vec<(HeaderMap, Bytes)> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    pub(crate) fn answer_next(&self, status: StatusCode) {
+        self.answers.lock().unwrap().push_back((status, None));
+    }
+
+    pub(crate) fn fail_with(&self, status: Option<StatusCode>) {
         *self.always.lock().unwrap() = status;
     }
 }
 
 /// Retries as fast as the tests can go, never dead: only the destination's health holds
 /// deliveries back.
-fn patient(db: &TestDb) -> Settings {
+pub(crate) fn patient(db: &TestDb) -> Settings {
     let mut settings = fast_forwarding(db);
     settings.forward.max_attempts = 10_000;
     settings.forward.circuit_after = 0;
@@ -81,7 +92,7 @@ fn patient(db: &TestDb) -> Settings {
 }
 
 /// A destination of `acme` sending to `url`, with `extra` fields; its admin path.
-async fn destination(app: &TestApp, url: &str, extra: Value) -> String {
+pub(crate) async fn destination(app: &TestApp, url: &str, extra: Value) -> String {
     let mut body = json!({"name": "scripted", "url": url});
     body.as_object_mut()
         .unwrap()
@@ -100,7 +111,12 @@ async fn destination(app: &TestApp, url: &str, extra: Value) -> String {
     )
 }
 
-async fn send_users(app: &TestApp, secret: &hookgate_tenancy::Secret, prefix: &str, n: usize) {
+pub(crate) async fn send_users(
+    app: &TestApp,
+    secret: &hookgate_tenancy::Secret,
+    prefix: &str,
+    n: usize,
+) {
     for i in 0..n {
         let body = user_created(&format!("user_{prefix}{i}"));
         let status = app
@@ -112,7 +128,11 @@ async fn send_users(app: &TestApp, secret: &hookgate_tenancy::Secret, prefix: &s
 }
 
 /// The destination's health, once `check` holds for it.
-async fn health_when(app: &TestApp, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn health_when(
+    app: &TestApp,
+    path: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     eventually(Duration::from_secs(15), || async {
         let (_, shown) = admin(app, "GET", path, None).await;
         check(&shown["health"]).then(|| shown["health"].clone())

@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod hostile;
 mod ingest;
+mod notifications;
 mod outage;
 mod proxy;
 mod queues;

@@ -5,6 +5,7 @@ pub(crate) mod destinations;
 pub(crate) mod events;
 pub(crate) mod jobs;
 pub(crate) mod keys;
+pub(crate) mod notifications;
 pub(crate) mod secrets;
 mod shared;
 pub(crate) mod tenants;
@@ -21,6 +22,7 @@ pub(crate) fn router() -> Router<AppState> {
             .merge(keys::router())
             .merge(destinations::router())
             .merge(events::router())
-            .merge(jobs::router()),
+            .merge(jobs::router())
+            .merge(notifications::router()),
     )
 }

@@ -6,6 +6,8 @@ pub mod destination;
 pub mod event_attempt;
 pub mod inbox_event;
 pub mod job;
+pub mod notification;
+pub mod notification_target;
 pub mod queue_status;
 pub mod sync;
 pub mod tenant;

@@ -327,6 +327,16 @@ async fn fail(
         } => (Outcome::Retry(at), "retry"),
         _ => (Outcome::Dead, "dead"),
     };
+    if outcome == Outcome::Dead {
+        let data = serde_json::json!({
+            "event_id": event.id,
+            "svix_id": event.svix_id,
+            "event_type": event.event_type,
+            "attempts": attempts,
+            "error": error,
+        });
+        crate::notifications::notify(db, event.tenant_id, "event.dead", data, now).await?;
+    }
     event_attempt::Entity::insert(event_attempt::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(event.tenant_id),

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, SimpleExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    QuerySelect as _,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -207,6 +207,39 @@ pub enum JobEnd {
         retry_at: Option<DateTime<Utc>>,
         error: String,
     },
+}
+
+/// Tells the tenant what a finished reconcile repaired, when it repaired anything.
+async fn notify_drift(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    progress: &JobProgress,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let repaired: Vec<_> = progress
+        .kinds
+        .iter()
+        .filter(|k| k.created + k.updated + k.tombstoned > 0)
+        .map(|k| {
+            serde_json::json!({
+                "kind": k.kind,
+                "created": k.created,
+                "updated": k.updated,
+                "tombstoned": k.tombstoned,
+            })
+        })
+        .collect();
+    if repaired.is_empty() {
+        return Ok(());
+    }
+    let Some(row) = job::Entity::find_by_id(id).one(db).await? else {
+        return Ok(());
+    };
+    if row.job_type != JobType::Reconcile.as_str() {
+        return Ok(());
+    }
+    let data = serde_json::json!({"job_id": id, "kinds": repaired});
+    crate::notifications::notify(db, row.tenant_id, "reconcile.drift", data, now).await
 }
 
 fn progress_text(progress: &JobProgress) -> String {
@@ -434,15 +467,22 @@ impl crate::Store {
                 error,
             },
         };
-        queue::finish_row::<Jobs>(
-            &self.writer,
-            owner,
-            id,
-            &finish,
-            Utc::now(),
-            progress_column(progress),
-        )
-        .await
+        use sea_orm::TransactionTrait as _;
+        let now = Utc::now();
+        let txn = self.writer.begin().await?;
+        let held =
+            queue::finish_row::<Jobs>(&txn, owner, id, &finish, now, progress_column(progress))
+                .await?;
+        if held
+            && finish
+                == (Finish::Done {
+                    attempts: Some(attempts),
+                })
+        {
+            notify_drift(&txn, id, progress, now).await?;
+        }
+        txn.commit().await?;
+        Ok(held)
     }
 
     /// Gives back the jobs `owner` holds (at shutdown), to be resumed from their checkpoints.

@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-pub use tables::{Deliveries, Inbox, Jobs};
+pub use tables::{Deliveries, Inbox, Jobs, Notifications};
 
 use claim::claim_statement;
 

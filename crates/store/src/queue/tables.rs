@@ -1,7 +1,7 @@
 //! The queue tables: which column of each plays which part.
 
 use super::{QueueTable, sealed::Sealed};
-use crate::entities::{delivery, inbox_event, job};
+use crate::entities::{delivery, inbox_event, job, notification};
 
 /// The inbox: verified deliveries waiting to be applied.
 #[derive(Debug, Clone, Copy)]
@@ -15,6 +15,11 @@ pub struct Deliveries;
 #[derive(Debug, Clone, Copy)]
 pub struct Jobs;
 
+/// Operational notifications: hookgate's own events, sent to the tenant's and the global URL.
+#[derive(Debug, Clone, Copy)]
+pub struct Notifications;
+
+impl Sealed for Notifications {}
 impl Sealed for Inbox {}
 impl Sealed for Deliveries {}
 impl Sealed for Jobs {}
@@ -69,4 +74,19 @@ impl QueueTable for Jobs {
     const FINISHED_AT: job::Column = job::Column::FinishedAt;
     // A job given up on is over: the tenant may start another.
     const DEAD_IS_FINISHED: bool = true;
+}
+
+impl QueueTable for Notifications {
+    type Entity = notification::Entity;
+    const ID: notification::Column = notification::Column::Id;
+    const TENANT_ID: notification::Column = notification::Column::TenantId;
+    const STATUS: notification::Column = notification::Column::Status;
+    const ATTEMPTS: notification::Column = notification::Column::Attempts;
+    const NEXT_ATTEMPT_AT: notification::Column = notification::Column::NextAttemptAt;
+    const LEASE_OWNER: notification::Column = notification::Column::LeaseOwner;
+    const LEASE_UNTIL: notification::Column = notification::Column::LeaseUntil;
+    const LAST_ERROR: notification::Column = notification::Column::LastError;
+    const ENQUEUED_AT: notification::Column = notification::Column::CreatedAt;
+    const FINISHED_AT: notification::Column = notification::Column::DeliveredAt;
+    const DEAD_IS_FINISHED: bool = false;
 }

@@ -216,6 +216,12 @@ impl Outputs {
     }
 }
 
+/// The HTTP client of HTTP destinations (no redirects, bounded by `timeout`), for other senders
+/// of signed webhooks.
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    http::client(timeout)
+}
+
 /// An error and its sources on one line, for `last_error` (never a URL: callers strip it).
 pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
