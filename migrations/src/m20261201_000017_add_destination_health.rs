@@ -4,8 +4,9 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 /// A destination's health: how long it has been failing, since when its circuit is open, when it
-/// may next be sent to, why it was disabled, and its rate limit with the schedule that keeps it.
-const COLUMNS: [&str; 7] = [
+/// may next be sent to (and which delivery is its probe), why it was disabled, and its rate limit
+/// with the schedule that keeps it.
+const COLUMNS: [&str; 8] = [
     "consecutive_failures",
     "failing_since",
     "circuit_opened_at",
@@ -13,6 +14,7 @@ const COLUMNS: [&str; 7] = [
     "disabled_reason",
     "max_per_sec",
     "next_send_at",
+    "probe_delivery_id",
 ];
 
 #[async_trait::async_trait]
@@ -47,6 +49,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
             ColumnDef::new(Alias::new(COLUMNS[6]))
                 .timestamp_with_time_zone()
+                .null()
+                .to_owned(),
+            ColumnDef::new(Alias::new(COLUMNS[7]))
+                .uuid()
                 .null()
                 .to_owned(),
         ];

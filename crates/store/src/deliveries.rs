@@ -209,7 +209,7 @@ impl Store {
             let tally = tallies.entry(job.destination_id).or_default();
             match attempt {
                 Attempt::Delivered { status } => {
-                    tally.success();
+                    tally.success(job.id);
                     let status = (status != 0).then_some(status);
                     delivered.entry(status).or_default().push((at, job.id));
                 }
@@ -218,7 +218,7 @@ impl Store {
                     error,
                     retry_after,
                 } => {
-                    tally.failure(status, retry_after, &error);
+                    tally.failure(job.id, status, retry_after, &error);
                     let failed = Attempt::Failed {
                         status,
                         error,

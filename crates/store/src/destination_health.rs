@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, DatabaseConnection, EntityTrait as _, QueryFilter as _,
-    QuerySelect as _, TransactionTrait as _,
+    QueryOrder as _, QuerySelect as _, TransactionTrait as _,
 };
 use uuid::Uuid;
 
@@ -38,8 +38,8 @@ pub struct HealthPolicy {
 
 impl HealthPolicy {
     /// The wait before the next probe of a circuit open since `opened_at`. Counted from the
-    /// opening rather than from failures, so attempts already in flight when it opened, failing
-    /// after, do not push the first probe back.
+    /// opening rather than from failures: attempts already in flight when it opened, failing
+    /// after, do not grow it (and do not move a pause already set, see `fold_failures`).
     fn probe_wait(&self, opened_at: DateTime<Utc>, now: DateTime<Utc>) -> chrono::Duration {
         let open_for = (now - opened_at).to_std().unwrap_or_default();
         to_chrono(open_for.max(self.probe_base).min(self.probe_cap))
@@ -71,6 +71,8 @@ pub struct DestinationEvent {
 /// One destination's attempts in a batch, in order.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Tally {
+    /// The deliveries attempted: whether the destination's probe is among them.
+    attempted: Vec<Uuid>,
     succeeded: bool,
     /// Failures after the batch's last success (all of them when none succeeded).
     failures: i32,
@@ -80,7 +82,8 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
-    pub(crate) fn success(&mut self) {
+    pub(crate) fn success(&mut self, delivery: Uuid) {
+        self.attempted.push(delivery);
         self.succeeded = true;
         self.failures = 0;
         self.gone = false;
@@ -90,10 +93,12 @@ impl Tally {
 
     pub(crate) fn failure(
         &mut self,
+        delivery: Uuid,
         status: Option<u16>,
         retry_after: Option<Duration>,
         error: &str,
     ) {
+        self.attempted.push(delivery);
         self.failures += 1;
         self.gone |= status == Some(410);
         self.retry_after = self.retry_after.max(retry_after);
@@ -109,43 +114,48 @@ pub(crate) async fn record(
     now: DateTime<Utc>,
 ) -> Result<Vec<DestinationEvent>, StoreError> {
     let mut events = Vec::new();
-    let (healthy, failing): (Vec<_>, Vec<_>) =
-        tallies.into_iter().partition(|(_, t)| t.failures == 0);
-    if !healthy.is_empty() {
-        let ids = || healthy.iter().map(|(id, _)| *id);
-        // Two statements so the common case (nothing was wrong) writes nothing: the first finds
-        // the circuits a probe just closed, the second clears what is left of a failing run.
-        let recovered = cleared()
-            .filter(destination::Column::Id.is_in(ids()))
-            .filter(destination::Column::CircuitOpenedAt.is_not_null())
-            .exec_with_returning(txn)
-            .await?;
-        events.extend(recovered.into_iter().map(|row| DestinationEvent {
-            tenant_id: row.tenant_id,
-            destination_id: row.id,
-            destination_name: row.name,
-            change: HealthChange::Recovered,
-            last_error: None,
-        }));
-        cleared()
-            .filter(destination::Column::Id.is_in(ids()))
-            .filter(
-                sea_orm::Condition::any()
-                    .add(destination::Column::ConsecutiveFailures.ne(0))
-                    .add(destination::Column::PausedUntil.is_not_null()),
-            )
-            .exec(txn)
-            .await?;
-    }
-    for (id, tally) in failing {
-        let Some(row) = destination::Entity::find_by_id(id)
-            .lock_exclusive()
-            .one(txn)
-            .await?
-        else {
+    let failing = tallies
+        .iter()
+        .filter(|(_, t)| t.failures > 0)
+        .map(|(id, _)| *id);
+    // Only the rows with something to change: the failing ones, and those a success clears (a
+    // run of failures, a pause, an open circuit). The common case (nothing was wrong) reads no
+    // row and writes nothing. Locked in id order, so two recorders never wait on each other
+    // crosswise (PostgreSQL would abort one of them).
+    let rows = destination::Entity::find()
+        .filter(destination::Column::Id.is_in(tallies.keys().copied()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(destination::Column::Id.is_in(failing))
+                .add(destination::Column::ConsecutiveFailures.ne(0))
+                .add(destination::Column::PausedUntil.is_not_null())
+                .add(destination::Column::CircuitOpenedAt.is_not_null()),
+        )
+        .order_by_asc(destination::Column::Id)
+        .lock_exclusive()
+        .all(txn)
+        .await?;
+    for row in rows {
+        let Some(tally) = tallies.get(&row.id) else {
             continue;
         };
-        events.extend(fold_failures(txn, row, tally, policy, now).await?);
+        if tally.failures > 0 {
+            events.extend(fold_failures(txn, row, tally, policy, now).await?);
+            continue;
+        }
+        cleared()
+            .filter(destination::Column::Id.eq(row.id))
+            .exec(txn)
+            .await?;
+        if row.circuit_opened_at.is_some() {
+            events.push(DestinationEvent {
+                tenant_id: row.tenant_id,
+                destination_id: row.id,
+                destination_name: row.name,
+                change: HealthChange::Recovered,
+                last_error: None,
+            });
+        }
     }
     for event in &events {
         let (event_type, mut data) = match &event.change {
@@ -178,6 +188,10 @@ fn cleared() -> sea_orm::UpdateMany<destination::Entity> {
         .col_expr(destination::Column::FailingSince, none_at())
         .col_expr(destination::Column::CircuitOpenedAt, none_at())
         .col_expr(destination::Column::PausedUntil, none_at())
+        .col_expr(
+            destination::Column::ProbeDeliveryId,
+            Expr::value(Option::<Uuid>::None),
+        )
 }
 
 fn none_at() -> SimpleExpr {
@@ -187,7 +201,7 @@ fn none_at() -> SimpleExpr {
 async fn fold_failures(
     txn: &impl ConnectionTrait,
     row: Destination,
-    tally: Tally,
+    tally: &Tally,
     policy: &HealthPolicy,
     now: DateTime<Utc>,
 ) -> Result<Vec<DestinationEvent>, StoreError> {
@@ -204,8 +218,20 @@ async fn fold_failures(
         .then(|| row.circuit_opened_at.unwrap_or(now));
     let open = opened_at.is_some();
     let was_open = row.circuit_opened_at.is_some();
+    let probed = row
+        .probe_delivery_id
+        .is_some_and(|probe| tally.attempted.contains(&probe));
     let mut paused_until = match (opened_at, tally.succeeded) {
-        (Some(opened_at), _) => Some(now + policy.probe_wait(opened_at, now)),
+        // Opening, or the probe failed: the next probe after the wait.
+        (Some(opened_at), _) if !was_open || probed => {
+            Some(now + policy.probe_wait(opened_at, now))
+        }
+        // An attempt that began before the circuit opened, failing now: the probe's hold (or
+        // the wait before it) stays as it is.
+        (Some(opened_at), _) => Some(
+            row.paused_until
+                .unwrap_or_else(|| now + policy.probe_wait(opened_at, now)),
+        ),
         (None, true) => None,
         (None, false) => row.paused_until,
     };
@@ -247,6 +273,10 @@ async fn fold_failures(
         )
         .col_expr(destination::Column::CircuitOpenedAt, Expr::value(opened_at))
         .col_expr(destination::Column::PausedUntil, Expr::value(paused_until))
+        .col_expr(
+            destination::Column::ProbeDeliveryId,
+            Expr::value(row.probe_delivery_id.filter(|_| open && !probed)),
+        )
         .filter(destination::Column::Id.eq(row.id));
     if let Some(reason) = disabled {
         update = update
@@ -267,7 +297,7 @@ pub(crate) type Admitted = (Delivery, Option<DateTime<Utc>>);
 
 /// Lets claimed deliveries through the gates of their destinations: one probe for an open
 /// circuit (the rest go back, their attempts untouched), and sends spaced by `max_per_sec` no
-/// further ahead than half the lease (the rest go back until their turn). Destinations with
+/// further ahead than a second (the rest go back until their turn). Destinations with
 /// neither pass untouched, without a write.
 pub(crate) async fn gate(
     writer: &DatabaseConnection,
@@ -327,8 +357,12 @@ async fn gate_one(
         let probing = row.paused_until.is_some_and(|until| until > now);
         let keep = usize::from(!probing).min(deliveries.len());
         waiting.extend(deliveries.drain(keep..).map(|d| d.id));
-        if keep == 1 {
+        if let Some(probe) = deliveries.first().filter(|_| keep == 1) {
             changed = true;
+            update = update.col_expr(
+                destination::Column::ProbeDeliveryId,
+                Expr::value(Some(probe.id)),
+            );
             // Held for the probe's lease: if its forwarder dies, the next probe follows.
             update = update.col_expr(
                 destination::Column::PausedUntil,
@@ -341,7 +375,10 @@ async fn gate_one(
     match row.max_per_sec.filter(|rate| *rate > 0) {
         Some(rate) if !deliveries.is_empty() => {
             let spacing = chrono::Duration::nanoseconds(1_000_000_000 / i64::from(rate));
-            let horizon = now + to_chrono(lease / 2);
+            // Sends are let through only a moment ahead: a forwarder sleeps to each one's
+            // time holding a slot, and a slow destination must not fill every slot. The claim
+            // skips the destination until its next free time.
+            let horizon = now + to_chrono(RATE_WINDOW.min(lease / 2));
             let mut slot = row.next_send_at.map_or(now, |next| next.max(now));
             for delivery in deliveries {
                 if slot <= horizon {
@@ -378,6 +415,9 @@ async fn gate_one(
     txn.commit().await?;
     Ok(admitted)
 }
+
+/// How far ahead a rate-limited destination's sends are booked by one claim.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
 
 fn to_chrono(wait: Duration) -> chrono::Duration {
     chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::days(365))

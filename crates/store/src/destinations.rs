@@ -77,6 +77,7 @@ impl Store {
             disabled_reason: Set(None),
             max_per_sec: Set(new.max_per_sec),
             next_send_at: Set(None),
+            probe_delivery_id: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -146,6 +147,10 @@ impl Store {
                     .col_expr(
                         destination::Column::PausedUntil,
                         Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                    )
+                    .col_expr(
+                        destination::Column::ProbeDeliveryId,
+                        Expr::value(Option::<Uuid>::None),
                     );
             }
         }

@@ -613,4 +613,95 @@ async fn attempts_are_recorded_together(backend: Backend) {
     assert_eq!(untouched.lease_owner.as_deref(), Some("b"));
 }
 
-hookgate_testkit::on_both_backends!(attempts_are_recorded_together);
+hookgate_testkit::on_both_backends!(
+    attempts_are_recorded_together,
+    concurrent_claims_share_a_destination_s_gate
+);
+
+/// Claims racing for one destination's deliveries: its rate limit books every send once, spaced
+/// (no two claimers read the same free time), and an open circuit lets one probe out in all.
+async fn concurrent_claims_share_a_destination_s_gate(backend: Backend) {
+    use hookgate_store::DestinationPatch;
+    use hookgate_store::entities::destination;
+    let Some(f) = fixture(backend).await else {
+        return;
+    };
+    Deliveries::seed(&f.store, &f.conn, f.tenant, 40).await;
+    let id = f.store.list_destinations(f.tenant).await.unwrap()[0].id;
+    let patch = DestinationPatch {
+        max_per_sec: Some(Some(20)),
+        ..DestinationPatch::default()
+    };
+    f.store
+        .update_destination(f.tenant, id, patch)
+        .await
+        .unwrap();
+    let race = |n: usize| {
+        let store = f.store.clone();
+        async move {
+            let claims = (0..n).map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .claim_due_deliveries(&format!("w{i}"), 8, LEASE)
+                        .await
+                        .unwrap()
+                })
+            });
+            let mut jobs = Vec::new();
+            for claim in claims {
+                jobs.extend(claim.await.unwrap());
+            }
+            jobs
+        }
+    };
+    let booked = race(6).await;
+    assert!(!booked.is_empty());
+    let mut slots: Vec<_> = booked.iter().map(|job| job.send_at.unwrap()).collect();
+    slots.sort();
+    for pair in slots.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= chrono::Duration::milliseconds(49),
+            "two sends booked {} ms apart at 20/s",
+            (pair[1] - pair[0]).num_milliseconds()
+        );
+    }
+
+    // Its circuit open and due for a probe: one delivery goes out over every claimer.
+    destination::Entity::update_many()
+        .col_expr(
+            destination::Column::MaxPerSec,
+            sea_orm::sea_query::Expr::value(Option::<i32>::None),
+        )
+        .col_expr(
+            destination::Column::CircuitOpenedAt,
+            sea_orm::sea_query::Expr::value(Some(Utc::now() - chrono::Duration::minutes(1))),
+        )
+        .col_expr(
+            destination::Column::NextSendAt,
+            sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(destination::Column::Id.eq(id))
+        .exec(&f.conn)
+        .await
+        .unwrap();
+    // Every delivery due again and free.
+    delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::LeaseOwner,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            delivery::Column::LeaseUntil,
+            sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            delivery::Column::NextAttemptAt,
+            sea_orm::sea_query::Expr::value(Some(Utc::now() - chrono::Duration::seconds(1))),
+        )
+        .exec(&f.conn)
+        .await
+        .unwrap();
+    let probes = race(6).await;
+    assert_eq!(probes.len(), 1, "one probe, however many forwarders claim");
+}

@@ -121,7 +121,7 @@ impl std::fmt::Debug for Notifier {
 }
 
 /// Notifications claimed at once.
-const BATCH: u64 = 16;
+const BATCH: u64 = 1;
 
 impl Notifier {
     /// `open` decrypts a tenant's sealed notification secret.

@@ -153,6 +153,8 @@ async fn a_failing_destination_is_probed_one_delivery_at_a_time(backend: Backend
     let mut settings = patient(&db);
     settings.forward.circuit_after = 3;
     settings.forward.probe_base_ms = 400;
+    // Several forwarders: one probe over all of them.
+    settings.forward.forwarders = 3;
     // Probes grow up to the backoff cap.
     settings.forward.backoff_cap_ms = 10_000;
     let app = TestApp::spawn_role(&settings, Role::All).await;
@@ -227,18 +229,38 @@ async fn gone_disables_at_once(backend: Backend) {
         "the delivery waits, not dead"
     );
 
-    // Enabled again, it starts afresh and the delivery goes.
+    // An event arriving while it is disabled is not queued for it.
+    let disabled_at = chrono::Utc::now().to_rfc3339();
+    send_users(&app, &acme.secret, "while", 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(deliveries(&app, &path).await.len(), 1);
+
+    // Enabled again, it starts afresh and the delivery goes; replaying what arrived meanwhile
+    // queues that too.
     receiver.fail_with(None);
     let (status, shown) = admin(&app, "PATCH", &path, Some(json!({"enabled": true}))).await;
     assert_eq!(status, 200);
     assert_eq!(shown["health"]["state"], "healthy", "{shown}");
     assert_eq!(shown["health"]["disabled_reason"], Value::Null);
+    let (status, replayed) = admin(
+        &app,
+        "POST",
+        "/admin/v1/tenants/acme/events/replay",
+        Some(json!({"status": "done", "since": disabled_at})),
+    )
+    .await;
+    assert_eq!(status, 200, "{replayed}");
     eventually(Duration::from_secs(10), || async {
         let rows = deliveries(&app, &path).await;
-        (rows[0]["status"] == "done").then_some(())
+        (rows.len() == 2 && rows.iter().all(|d| d["status"] == "done")).then_some(())
     })
     .await
-    .expect("delivered once enabled");
+    .expect("both delivered once enabled");
+    assert_eq!(
+        receiver.arrivals().len(),
+        3,
+        "the 410, then each event once"
+    );
 }
 
 async fn long_failure_disables(backend: Backend) {
@@ -315,7 +337,10 @@ async fn max_per_sec_spaces_sends(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {
         return;
     };
-    let app = TestApp::spawn_role(&patient(&db), Role::All).await;
+    let mut settings = patient(&db);
+    // Several forwarders: one rate over all of them.
+    settings.forward.forwarders = 3;
+    let app = TestApp::spawn_role(&settings, Role::All).await;
     let acme = app.tenant("acme").await;
     let receiver = Scripted::default();
     let path = destination(&app, &receiver.start().await, json!({"max_per_sec": 5})).await;

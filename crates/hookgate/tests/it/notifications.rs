@@ -157,6 +157,17 @@ async fn notifications_reach_the_tenant_and_the_operator_signed(backend: Backend
         "the operator gets the same body"
     );
     assert!(to_tenant[0]["timestamp"].is_string());
+    // Each once: the dead event and delivery, and one disabling however many attempts failed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut once = types(&verified(&tenant_side, &tenant_secret))
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    once.sort();
+    assert_eq!(
+        once,
+        ["delivery.dead", "destination.disabled", "event.dead"]
+    );
 
     let (_, shown) = admin(&app, "GET", &gone_path, None).await;
     assert_eq!(shown["health"]["state"], "disabled");

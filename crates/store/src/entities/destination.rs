@@ -34,6 +34,8 @@ pub struct Model {
     pub max_per_sec: Option<i32>,
     /// The rate limit's schedule: the next free send time.
     pub next_send_at: Option<DateTimeUtc>,
+    /// The delivery sent as the open circuit's probe, while it is out.
+    pub probe_delivery_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -54,10 +54,11 @@ impl QueueTable for Deliveries {
     const DEAD_IS_FINISHED: bool = false;
     // Disabled means nothing is sent: the delivery waits, its attempts untouched, until the
     // destination is enabled again. Paused (an open circuit between probes, a Retry-After) means
-    // the same until the pause ends.
+    // the same until the pause ends; rate-limited, until its next free send time.
     const CLAIMABLE_SQL: &'static str = "EXISTS (SELECT 1 FROM destinations d \
          WHERE d.id = deliveries.destination_id AND d.enabled \
-           AND (d.paused_until IS NULL OR d.paused_until <= :now))";
+           AND (d.paused_until IS NULL OR d.paused_until <= :now) \
+           AND (d.next_send_at IS NULL OR d.next_send_at <= :now))";
 }
 
 impl QueueTable for Jobs {
