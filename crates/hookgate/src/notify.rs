@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hookgate_http::{TestNotifier, TestRecipient};
+use hookgate_http::{TestFailure, TestNotifier, TestRecipient};
 use hookgate_worker::{NotificationRecipient, notification_client, send_test_notification};
 
 use crate::settings::Settings;
@@ -18,7 +18,7 @@ pub fn test_notifier(settings: &Settings) -> anyhow::Result<TestNotifier> {
     Ok(TestNotifier(Arc::new(move |recipient| {
         let (client, global) = (client.clone(), global.clone());
         Box::pin(async move {
-            match recipient {
+            let sent = match recipient {
                 TestRecipient::Tenant { slug, url, secret } => {
                     let to = NotificationRecipient { url, secret };
                     send_test_notification(&client, &to, Some(&slug)).await
@@ -26,10 +26,13 @@ pub fn test_notifier(settings: &Settings) -> anyhow::Result<TestNotifier> {
                 TestRecipient::Global => match &global {
                     Some(to) => send_test_notification(&client, to, None).await,
                     None => {
-                        Err("no global notification URL is configured (notifications.url)".into())
+                        return Err(TestFailure::NoRecipient(
+                            "no global notification URL is configured (notifications.url)".into(),
+                        ));
                     }
                 },
-            }
+            };
+            sent.map_err(TestFailure::Refused)
         })
     })))
 }

@@ -22,8 +22,8 @@ pub use error::ApiError;
 pub use openapi::document as openapi_document;
 pub use public::metrics_router;
 pub use state::{
-    AppState, IngestSettings, MetricsRender, Readiness, TenantLabels, TestNotifier, TestRecipient,
-    TestSend,
+    AppState, IngestSettings, MetricsRender, Readiness, TenantLabels, TestFailure, TestNotifier,
+    TestRecipient, TestSend,
 };
 
 /// Every route the application serves (method, path template). The route-class guard refuses

@@ -47,9 +47,18 @@ pub enum TestRecipient {
     Global,
 }
 
+/// Why a test notification was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestFailure {
+    /// There is nowhere to send it (no global URL configured).
+    NoRecipient(String),
+    /// The URL did not answer 2xx, or could not be reached.
+    Refused(String),
+}
+
 /// The future of a test send: the status of a 2xx answer, or why there was none.
 pub type TestSend =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<u16, String>> + Send>>;
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<u16, TestFailure>> + Send>>;
 
 /// Sends a signed `notification.test`. Built by the binary, which holds the HTTP client and the
 /// global URL's secret; the handlers only say to whom.

@@ -3,7 +3,7 @@
 
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
-use hookgate_http::TestRecipient;
+use hookgate_http::{TestFailure, TestRecipient};
 use hookgate_store::{Notification, Uuid};
 use hookgate_tenancy::{Tenancy, TenantSlug};
 use serde::Serialize;
@@ -123,7 +123,10 @@ pub(super) async fn test(
             println!("{url} accepted a signed notification.test ({status})");
             Ok(())
         }
-        Err(err) => bail!("{url} did not accept the test notification: {err}"),
+        Err(TestFailure::Refused(err)) => {
+            bail!("{url} did not accept the test notification: {err}")
+        }
+        Err(TestFailure::NoRecipient(err)) => bail!("{err}"),
     }
 }
 

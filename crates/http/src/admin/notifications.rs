@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::shared::{List, parse_secret, removed, tenancy_error};
 use crate::extract::{AppJson, AppQuery, Slug};
-use crate::{ApiError, AppState, TestRecipient};
+use crate::{ApiError, AppState, TestFailure, TestRecipient};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -56,11 +56,15 @@ pub(crate) struct NotificationsSet {
     signing_secret: String,
 }
 
-/// What a test notification came to.
+/// What a test notification came to: sent either way, accepted or not.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct TestResult {
-    /// The status the notification URL answered (2xx).
-    status: u16,
+    /// Whether the notification URL answered 2xx.
+    delivered: bool,
+    /// The 2xx status it answered.
+    status: Option<u16>,
+    /// Why it was not accepted: the status it answered, or why it could not be reached.
+    error: Option<String>,
 }
 
 fn no_target() -> ApiError {
@@ -112,14 +116,26 @@ async fn clear(State(state): State<AppState>, Slug(slug): Slug) -> Result<Status
     removed(&state, cleared, no_target())
 }
 
-/// A test's answer: 200 with the status, or 502 with why the URL did not take it.
-fn tested(result: Result<u16, String>) -> Result<Json<TestResult>, ApiError> {
-    result
-        .map(|status| Json(TestResult { status }))
-        .map_err(|error| ApiError::new(StatusCode::BAD_GATEWAY, "notification_failed", error))
+/// A test's answer: what the URL said (the test itself went), or 404 when there is no URL.
+fn tested(result: Result<u16, TestFailure>) -> Result<Json<TestResult>, ApiError> {
+    match result {
+        Ok(status) => Ok(Json(TestResult {
+            delivered: true,
+            status: Some(status),
+            error: None,
+        })),
+        Err(TestFailure::Refused(error)) => Ok(Json(TestResult {
+            delivered: false,
+            status: None,
+            error: Some(error),
+        })),
+        Err(TestFailure::NoRecipient(error)) => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", error))
+        }
+    }
 }
 
-#[utoipa::path(post, operation_id = "admin_notifications_test", path = "/admin/v1/tenants/{slug}/notifications/test", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "a signed notification.test was accepted", body = TestResult), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant, or no notification URL", body = crate::error::ErrorBody), (status = 502, description = "the notification URL did not accept it; the error says why", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, operation_id = "admin_notifications_test", path = "/admin/v1/tenants/{slug}/notifications/test", tag = "admin", security(("admin_token" = [])), params(("slug" = String, Path, description = "the tenant's slug")), responses((status = 200, description = "a signed notification.test was sent; `delivered` says whether the URL accepted it", body = TestResult), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no such tenant, or no notification URL", body = crate::error::ErrorBody)))]
 async fn test(
     State(state): State<AppState>,
     Slug(slug): Slug,
@@ -138,7 +154,7 @@ async fn test(
     tested((state.test_notifier.0)(recipient).await)
 }
 
-#[utoipa::path(post, operation_id = "admin_notifications_test_global", path = "/admin/v1/notifications/test", tag = "admin", security(("admin_token" = [])), responses((status = 200, description = "a signed notification.test was accepted by notifications.url", body = TestResult), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 502, description = "no global URL is configured, or it did not accept it; the error says why", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, operation_id = "admin_notifications_test_global", path = "/admin/v1/notifications/test", tag = "admin", security(("admin_token" = [])), responses((status = 200, description = "a signed notification.test was sent to notifications.url; `delivered` says whether it accepted it", body = TestResult), (status = 401, description = "missing or wrong credentials", body = crate::error::ErrorBody), (status = 404, description = "no global notification URL is configured", body = crate::error::ErrorBody)))]
 async fn test_global(State(state): State<AppState>) -> Result<Json<TestResult>, ApiError> {
     tested((state.test_notifier.0)(TestRecipient::Global).await)
 }
