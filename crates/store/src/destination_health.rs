@@ -183,7 +183,15 @@ pub(crate) async fn record(
 
 /// Clears a destination's run of failures and its circuit.
 fn cleared() -> sea_orm::UpdateMany<destination::Entity> {
-    destination::Entity::update_many()
+    clear_health(destination::Entity::update_many())
+}
+
+/// Adds to `update` what clears a destination's health: its run of failures, its circuit, its
+/// pause and its probe. (Enabling a destination does this too.)
+pub(crate) fn clear_health(
+    update: sea_orm::UpdateMany<destination::Entity>,
+) -> sea_orm::UpdateMany<destination::Entity> {
+    update
         .col_expr(destination::Column::ConsecutiveFailures, Expr::value(0))
         .col_expr(destination::Column::FailingSince, none_at())
         .col_expr(destination::Column::CircuitOpenedAt, none_at())

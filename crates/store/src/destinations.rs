@@ -134,24 +134,7 @@ impl Store {
                     Expr::value(Option::<String>::None),
                 );
             if enabled {
-                update = update
-                    .col_expr(destination::Column::ConsecutiveFailures, Expr::value(0))
-                    .col_expr(
-                        destination::Column::FailingSince,
-                        Expr::value(Option::<chrono::DateTime<Utc>>::None),
-                    )
-                    .col_expr(
-                        destination::Column::CircuitOpenedAt,
-                        Expr::value(Option::<chrono::DateTime<Utc>>::None),
-                    )
-                    .col_expr(
-                        destination::Column::PausedUntil,
-                        Expr::value(Option::<chrono::DateTime<Utc>>::None),
-                    )
-                    .col_expr(
-                        destination::Column::ProbeDeliveryId,
-                        Expr::value(Option::<Uuid>::None),
-                    );
+                update = crate::destination_health::clear_health(update);
             }
         }
         if let Some(max_per_sec) = patch.max_per_sec {
