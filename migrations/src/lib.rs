@@ -21,6 +21,7 @@ mod m20261201_000015_add_destination_url_ciphertext;
 mod m20261201_000016_add_due_deliveries_index;
 mod m20261201_000017_add_destination_health;
 mod m20261201_000018_create_notifications;
+mod m20261201_000019_create_processes;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000016_add_due_deliveries_index::Migration),
             Box::new(m20261201_000017_add_destination_health::Migration),
             Box::new(m20261201_000018_create_notifications::Migration),
+            Box::new(m20261201_000019_create_processes::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod inspect;
 pub mod notify;
+mod periodic;
 pub mod prometheus;
 mod serve;
 pub mod settings;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use hookgate_http::{AppState, IngestSettings, Readiness, TenantLabels};
 use hookgate_store::{GroupCommitOptions, InboxWriter, InboxWriterTask, Store};
-use hookgate_tenancy::{Registry, Tenancy};
+use hookgate_tenancy::{Presence, Registry, Tenancy};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -17,10 +17,8 @@ use hookgate_worker::{
 };
 use tokio::sync::{Notify, watch};
 
-use crate::settings::RetentionSettings;
-
 use crate::prometheus;
-use crate::settings::Settings;
+use crate::settings::{RetentionSettings, Settings};
 
 /// What a process does: take deliveries (`api`), apply them (`worker`), or both (`all`), so the
 /// two can be scaled independently. Every role answers `/healthz` and `/readyz`.
@@ -39,6 +37,15 @@ impl Role {
 
     fn runs_workers(self) -> bool {
         matches!(self, Self::Worker | Self::All)
+    }
+
+    /// As recorded in the `processes` table.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Worker => "worker",
+            Self::All => "all",
+        }
     }
 }
 
@@ -66,6 +73,7 @@ pub struct Application {
     header_read_timeout: Duration,
     shutdown_timeout: Duration,
     refresh_interval: Duration,
+    presence: Presence,
 }
 
 impl Application {
@@ -87,6 +95,16 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.server.listen))?;
         let addr = listener.local_addr()?;
+        // Registered before serving, so this process's share of the rate limits is right from
+        // its first delivery.
+        let presence = Presence::new(
+            store.clone(),
+            role.label(),
+            Duration::from_millis(settings.tenancy.heartbeat_ms),
+        );
+        if let Err(err) = presence.beat(&registry).await {
+            tracing::warn!(%err, "recording this process's heartbeat failed");
+        }
         let (secrets, urls) = (cipher.clone(), cipher.clone());
         let open_secret = SecretOpener {
             secret: Arc::new(move |at, stored| {
@@ -169,6 +187,7 @@ impl Application {
             header_read_timeout: Duration::from_millis(settings.server.header_read_timeout_ms),
             shutdown_timeout: Duration::from_millis(settings.server.shutdown_timeout_ms),
             refresh_interval: Duration::from_millis(settings.tenancy.refresh_interval_ms),
+            presence,
         })
     }
 
@@ -224,12 +243,16 @@ impl Application {
             header_read_timeout,
             shutdown_timeout,
             refresh_interval,
+            presence,
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
 
         let registry = state.registry.clone();
         let refresh = tokio::spawn(async move { registry.refresh_every(refresh_interval).await });
-        let mut background = vec![refresh];
+        let mut background = vec![
+            refresh,
+            tokio::spawn(presence.clone().run(state.registry.clone())),
+        ];
         if state.metrics.is_some() || metrics_listener.is_some() {
             background.push(tokio::spawn(prometheus::sample_gauges(
                 state.store.clone(),
@@ -268,6 +291,11 @@ impl Application {
                 let stop = stop_rx.clone();
                 workers.push(tokio::spawn(async move { forwarder.run(stop).await }));
             }
+            background.push(tokio::spawn(crate::periodic::relay_wakeups(
+                state.store.clone(),
+                state.stored.clone(),
+                forward_wake.clone(),
+            )));
             let notifier = notifier.clone();
             let stop = stop_rx.clone();
             workers.push(tokio::spawn(async move { notifier.run(stop).await }));
@@ -288,12 +316,15 @@ impl Application {
                 workers.push(tokio::spawn(async move { runner.run(stop).await }));
             }
             if let Some(interval) = reconcile_interval {
-                background.push(tokio::spawn(schedule_reconciles(
+                background.push(tokio::spawn(crate::periodic::schedule_reconciles(
                     state.store.clone(),
                     interval,
                 )));
             }
-            background.push(tokio::spawn(retain(state.store.clone(), retention)));
+            background.push(tokio::spawn(crate::periodic::retain(
+                state.store.clone(),
+                retention,
+            )));
             tracing::info!(
                 workers = worker_concurrency,
                 forwarders,
@@ -376,6 +407,12 @@ impl Application {
             task.abort();
             let _ = task.await;
         }
+        if tokio::time::timeout_at(deadline, presence.leave())
+            .await
+            .is_err()
+        {
+            tracing::warn!("removing this process from the processes table timed out");
+        }
         if tokio::time::timeout_at(deadline, store.close())
             .await
             .is_err()
@@ -384,22 +421,6 @@ impl Application {
         }
         tracing::info!("hookgate stopped");
         result
-    }
-}
-
-/// Deletes processed events past their retention, every `interval_ms`.
-async fn retain(store: Store, retention: RetentionSettings) {
-    let mut ticker = tokio::time::interval(Duration::from_millis(retention.interval_ms));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let cutoff =
-            chrono::Utc::now() - chrono::Duration::days(i64::from(retention.processed_days));
-        match store.purge_processed_before(cutoff).await {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, %cutoff, "retention removed processed events"),
-            Err(err) => tracing::warn!(%err, "retention could not run; it tries again later"),
-        }
     }
 }
 
@@ -418,39 +439,6 @@ pub fn job_runner(settings: &Settings, store: &Store) -> anyhow::Result<JobRunne
         open_key,
         settings.job_settings(),
     ))
-}
-
-/// Queues a reconcile of every kind for each tenant with a Clerk key whose last one began more
-/// than `interval` ago (and that has no job open), checking every minute at most.
-async fn schedule_reconciles(store: Store, interval: Duration) {
-    let check = interval.min(Duration::from_secs(60));
-    let kinds: Vec<&str> = hookgate_clerk::ListKind::ALL
-        .iter()
-        .map(|k| k.as_str())
-        .collect();
-    loop {
-        let since = chrono::Utc::now()
-            - chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::days(1));
-        match store.reconcile_due(since).await {
-            Ok(due) => {
-                for tenant_id in due {
-                    match store
-                        .create_job(tenant_id, hookgate_store::JobType::Reconcile, &kinds)
-                        .await
-                    {
-                        Ok(Ok(job)) => {
-                            tracing::info!(%tenant_id, job_id = %job.id, "scheduled reconcile queued");
-                        }
-                        // Another process queued one first.
-                        Ok(Err(_)) => {}
-                        Err(err) => tracing::warn!(%err, "could not queue a scheduled reconcile"),
-                    }
-                }
-            }
-            Err(err) => tracing::warn!(%err, "could not look for reconciles due"),
-        }
-        tokio::time::sleep(check).await;
-    }
 }
 
 pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {

@@ -303,8 +303,18 @@ impl Store {
         if let Some(destination_id) = destination_id {
             condition = condition.add(delivery::Column::DestinationId.eq(destination_id));
         }
-        queue::replay_rows::<Deliveries>(&self.writer, tenant_id, selection, condition, Vec::new())
-            .await
+        let replayed = queue::replay_rows::<Deliveries>(
+            &self.writer,
+            tenant_id,
+            selection,
+            condition,
+            Vec::new(),
+        )
+        .await?;
+        if replayed > 0 {
+            self.announce(crate::Wakeup::Deliveries).await;
+        }
+        Ok(replayed)
     }
 
     /// Counts the deliveries not done, over all tenants.

@@ -70,3 +70,10 @@ fn is_transient(err: &DbErr) -> bool {
         _ => false,
     }
 }
+
+/// An error of a statement sent through sqlx directly (the hot paths that bypass sea-orm).
+pub(crate) fn sqlx_error(err: sea_orm::sqlx::Error) -> StoreError {
+    StoreError::from(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(
+        err.into(),
+    )))
+}

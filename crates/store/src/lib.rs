@@ -16,10 +16,12 @@ mod group_commit;
 mod inbox;
 mod jobs;
 mod notifications;
+mod processes;
 pub mod queue;
 mod reads;
 pub mod sync;
 mod tenants;
+mod wakeups;
 
 pub use clerk_keys::ClerkKey;
 pub use connection::{Backend, DatabaseOptions, PoolUsage, Store};
@@ -46,8 +48,10 @@ pub use jobs::{
     ListedPage, PageCounts, Unlisted,
 };
 pub use notifications::{Notification, NotificationJob, NotificationTarget, TO_GLOBAL, TO_TENANT};
+pub use processes::Process;
 pub use queue::{Backlog, Finish, RetryPolicy};
 pub use reads::{Page, SyncQuery, SyncTable, SyncedRow, SyncedUser, UserFilter};
 pub use sync::{Applied, ApplyError, Source};
 pub use tenants::{NewSecret, NewTenant, SealedKind, SealedRow, TenantPatch};
 pub use uuid::Uuid;
+pub use wakeups::{Wakeup, Wakeups};

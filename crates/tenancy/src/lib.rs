@@ -6,6 +6,7 @@ mod cipher;
 mod destinations;
 mod jobs;
 mod notifications;
+mod presence;
 mod rate_limit;
 mod registry;
 mod service;
@@ -15,7 +16,8 @@ pub use api_keys::{
     API_KEY_PREFIX, AdminTokenError, AdminTokens, Credential, KeyOwner, sha256_hex,
 };
 pub use cipher::{CipherError, SecretCipher, SecretsKey, SecretsKeyError};
-pub use rate_limit::RateLimiter;
+pub use presence::Presence;
+pub use rate_limit::{RateLimiter, Share};
 pub use registry::{
     Loaded, Registry, RegistryError, TenantDefaults, TenantEntry, is_secret_active,
 };

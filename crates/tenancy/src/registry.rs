@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use hookgate_store::{SealedKind, SealedRow, Store, StoreError, TenantSecret, Uuid};
 use hookgate_verify::{SecretSet, Validity, Verifier};
 
-use crate::{RateLimiter, SecretCipher, TenantSlug};
+use crate::{RateLimiter, SecretCipher, Share, TenantSlug};
 
 /// Why the registry could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +70,7 @@ pub struct Registry {
     store: Store,
     cipher: SecretCipher,
     defaults: TenantDefaults,
+    share: Share,
 }
 
 impl Registry {
@@ -87,6 +88,7 @@ impl Registry {
             store,
             cipher,
             defaults,
+            share: Share::default(),
         };
         let loaded = registry.reload().await?;
         if loaded.secrets > 0 && loaded.undecryptable == loaded.secrets {
@@ -104,6 +106,11 @@ impl Registry {
     /// How many stored secrets the last reload could not decrypt (and so left out).
     pub fn undecryptable_secrets(&self) -> usize {
         self.undecryptable.load(Ordering::Relaxed)
+    }
+
+    /// How many processes share each tenant's rate limit with this one.
+    pub fn share(&self) -> &Share {
+        &self.share
     }
 
     pub fn get(&self, slug: &TenantSlug) -> Option<Arc<TenantEntry>> {
@@ -181,7 +188,7 @@ impl Registry {
                         existing.reconfigure(rate, burst);
                         existing
                     }
-                    None => Arc::new(RateLimiter::new(rate, burst)),
+                    None => Arc::new(RateLimiter::new(rate, burst, self.share.clone())),
                 }
             });
             let entry = TenantEntry {

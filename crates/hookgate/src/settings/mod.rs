@@ -228,6 +228,7 @@ pub struct RetentionSettings {
 #[serde(deny_unknown_fields)]
 pub struct TenancySettings {
     pub refresh_interval_ms: u64,
+    pub heartbeat_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -434,8 +435,10 @@ impl Settings {
                 "invalid settings: server.body_idle_timeout_ms and header_read_timeout_ms must be positive"
             );
         }
-        if self.tenancy.refresh_interval_ms == 0 {
-            bail!("invalid settings: tenancy.refresh_interval_ms must be positive");
+        if self.tenancy.refresh_interval_ms == 0 || self.tenancy.heartbeat_ms == 0 {
+            bail!(
+                "invalid settings: tenancy.refresh_interval_ms and heartbeat_ms must be positive"
+            );
         }
         let otlp = &self.telemetry.otlp;
         if !(0.0..=1.0).contains(&otlp.sampling_ratio) || otlp.timeout_ms == 0 {

@@ -29,14 +29,14 @@ on_both_backends!(
 
 /// A destination: answers with the queued statuses (then 200) and keeps what it was sent.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     received: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
     answers: Arc<Mutex<VecDeque<StatusCode>>>,
-    always: Arc<Mutex<Option<StatusCode>>>,
+    pub(crate) always: Arc<Mutex<Option<StatusCode>>>,
 }
 
 impl Receiver {
-    async fn start(&self) -> String {
+    pub(crate) async fn start(&self) -> String {
         let this = self.clone();
         let app = axum::Router::new().route(
             "/hook",
@@ -57,7 +57,7 @@ impl Receiver {
         format!("http://{addr}/hook")
     }
 
-    fn received(&self) -> Vec<(HeaderMap, Bytes)> {
+    pub(crate) fn received(&self) -> Vec<(HeaderMap, Bytes)> {
         self.received.lock().unwrap().clone()
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hookgate::startup::Role;
 use hookgate::{Application, Settings, telemetry};
 use hookgate_store::{InboxEvent, Store, Uuid};
-use hookgate_tenancy::{SecretCipher, Tenancy, TenantSlug};
+use hookgate_tenancy::{Registry, SecretCipher, Tenancy, TenantSlug};
 use hookgate_verify::{Secret, sign};
 use tokio::sync::oneshot;
 
@@ -53,6 +53,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub store: Store,
     pub tenancy: Tenancy,
+    pub registry: Registry,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -79,7 +80,8 @@ impl TestApp {
         let metrics_base = app.metrics_addr().map(|addr| format!("http://{addr}"));
         let store = app.store().clone();
         let cipher = SecretCipher::new(&settings.secrets_key().unwrap());
-        let tenancy = Tenancy::new(store.clone(), cipher, Some(app.registry().clone()));
+        let registry = app.registry().clone();
+        let tenancy = Tenancy::new(store.clone(), cipher, Some(registry.clone()));
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
@@ -90,6 +92,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             store,
             tenancy,
+            registry,
             stop: Some(stop),
             server: Some(server),
         }

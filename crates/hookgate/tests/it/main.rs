@@ -5,6 +5,7 @@
 
 mod api;
 mod backfill;
+mod cluster;
 mod forward;
 mod health;
 mod helpers;

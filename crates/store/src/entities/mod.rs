@@ -8,6 +8,7 @@ pub mod inbox_event;
 pub mod job;
 pub mod notification;
 pub mod notification_target;
+pub mod process;
 pub mod queue_status;
 pub mod sync;
 pub mod tenant;

@@ -82,7 +82,11 @@ impl Store {
         batch: Vec<Prepared>,
         policy: &dyn RetryPolicy,
     ) -> Result<Vec<(Uuid, Outcome)>, StoreError> {
+        let forwards = batch.iter().any(|item| !item.forward_to.is_empty());
         if let Some(outcomes) = self.apply_all(owner, &batch).await? {
+            if forwards {
+                self.announce_soon(crate::Wakeup::Deliveries);
+            }
             return Ok(outcomes);
         }
         let txn = self.writer.begin().await?;
@@ -97,6 +101,9 @@ impl Store {
             outcomes.push((id, outcome));
         }
         txn.commit().await?;
+        if forwards {
+            self.announce_soon(crate::Wakeup::Deliveries);
+        }
         Ok(outcomes)
     }
 

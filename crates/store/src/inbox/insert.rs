@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::{InsertOutcome, NewInboxEvent, storable_text};
 use crate::entities::inbox_event::{self, InboxStatus};
+use crate::error::sqlx_error;
 use crate::{Store, StoreError};
 
 impl Store {
@@ -147,6 +148,9 @@ impl Store {
             .await
             .map_err(sqlx_error)?;
         txn.commit().await.map_err(sqlx_error)?;
+        if !inserted.is_empty() {
+            self.announce_soon(crate::Wakeup::Events);
+        }
         Ok(inserted.into_iter().collect())
     }
 
@@ -318,12 +322,6 @@ impl Columns {
         self.traces.push(row.trace_parent);
         self.hashes.push(row.body_sha256);
     }
-}
-
-fn sqlx_error(err: sea_orm::sqlx::Error) -> StoreError {
-    StoreError::from(sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(
-        err.into(),
-    )))
 }
 
 /// The id and body hash under which the tenant already has this svix id, read through the

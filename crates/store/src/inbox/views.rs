@@ -146,8 +146,13 @@ impl Store {
             inbox_event::Column::LastError,
             Expr::value(Option::<String>::None),
         )];
-        queue::replay_rows::<Inbox>(&self.writer, tenant_id, selection, condition, clear_error)
-            .await
+        let replayed =
+            queue::replay_rows::<Inbox>(&self.writer, tenant_id, selection, condition, clear_error)
+                .await?;
+        if replayed > 0 {
+            self.announce(crate::Wakeup::Events).await;
+        }
+        Ok(replayed)
     }
 
     /// Deletes processed (`done`) events of every tenant processed before `cutoff`.
