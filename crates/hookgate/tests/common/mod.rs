@@ -30,9 +30,14 @@ impl Drop for Server {
 /// Starts `hookgate serve` on a free port, with `env` on top of the development settings, and
 /// waits for the address it logs.
 pub fn serve(database_url: &str, env: &[(&str, &str)]) -> Server {
+    serve_role(database_url, env, "all")
+}
+
+/// [`serve`] in one role: `api`, `worker` or `all`.
+pub fn serve_role(database_url: &str, env: &[(&str, &str)], role: &str) -> Server {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .arg("serve")
+        .args(["serve", "--role", role])
         .env("HOOKGATE_CONFIG_DIR", config)
         .env_remove("HOOKGATE_ENV")
         .env_remove("RUST_LOG")
