@@ -22,6 +22,7 @@ mod m20261201_000016_add_due_deliveries_index;
 mod m20261201_000017_add_destination_health;
 mod m20261201_000018_create_notifications;
 mod m20261201_000019_create_processes;
+mod m20261201_000020_create_inbox_bodies;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000017_add_destination_health::Migration),
             Box::new(m20261201_000018_create_notifications::Migration),
             Box::new(m20261201_000019_create_processes::Migration),
+            Box::new(m20261201_000020_create_inbox_bodies::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ use hookgate_store::{InsertOutcome, NewInboxEvent, Uuid};
 use hookgate_testkit::{Backend, TestDb, on_both_backends};
 
 on_both_backends!(
+    bodies_are_kept_apart_and_go_with_their_events,
     a_known_svix_id_with_another_body_is_a_conflict,
     nothing_is_stored_for_a_deleted_tenant,
     a_tenant_deleted_during_ingest_keeps_no_rows
@@ -27,6 +28,51 @@ fn event(svix_id: &str, body: &str) -> NewInboxEvent {
         invalid: None,
         trace_parent: None,
     }
+}
+
+async fn body_rows(db: &TestDb) -> i64 {
+    use sea_orm::ConnectionTrait as _;
+    let conn = sea_orm::Database::connect(db.url()).await.unwrap();
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM inbox_bodies",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let n = row.try_get::<i64>("", "n").unwrap();
+    conn.close().await.unwrap();
+    n
+}
+
+/// Bodies live in a table of their own: every inserted row gets its own body back (batches of
+/// every statement size, with a duplicate in the batch), duplicates add none, and deleting the
+/// events deletes their bodies.
+async fn bodies_are_kept_apart_and_go_with_their_events(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let store = common::store(&db).await;
+    let tenant = common::tenant(&store).await;
+    let body = |n: usize| format!(r#"{{"n":{n}}}"#);
+    let mut batch: Vec<_> = (0..86)
+        .map(|n| (tenant, event(&format!("msg_{n}"), &body(n))))
+        .collect();
+    batch.push((tenant, event("msg_3", &body(3))));
+    let outcomes = store.insert_inbox_events(batch).await.unwrap();
+    assert!(matches!(outcomes[86], InsertOutcome::Duplicate(_)));
+    for n in 0..86 {
+        let stored = store
+            .find_inbox_event_by_svix_id(tenant, &format!("msg_{n}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.body, body(n).into_bytes(), "msg_{n}");
+    }
+    assert_eq!(body_rows(&db).await, 86);
+    store.delete_tenant_with_data(tenant).await.unwrap();
+    assert_eq!(body_rows(&db).await, 0, "bodies go with their events");
 }
 
 async fn a_known_svix_id_with_another_body_is_a_conflict(backend: Backend) {

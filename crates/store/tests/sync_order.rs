@@ -15,6 +15,8 @@ use proptest::test_runner::{Config, TestRunner};
 use sea_orm::{ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _};
 use serde_json::{Value, json};
 
+mod common;
+
 /// One event of a history: its inbox id and its body.
 #[derive(Debug, Clone)]
 struct Ev {
@@ -169,6 +171,14 @@ async fn apply_all(store: &Store, tenant: Uuid, events: &[Ev]) {
     }
 }
 
+/// `events` applied the way a worker applies a claimed batch, `size` at a time.
+async fn apply_in_batches(store: &Store, tenant: Uuid, events: &[Ev], size: usize) {
+    for chunk in events.chunks(size) {
+        let chunk: Vec<&Ev> = chunk.iter().collect();
+        apply_batch(store, tenant, &chunk).await;
+    }
+}
+
 /// Every sync row of a tenant, printed without the columns that say when it was applied.
 async fn snapshot(db: &DatabaseConnection, tenant: Uuid) -> Vec<String> {
     let epoch = chrono::DateTime::UNIX_EPOCH;
@@ -223,7 +233,19 @@ fn order_does_not_matter(backend: Backend, cases: u32) {
                 apply_all(&store, b, &delivered).await;
                 let expected = snapshot(&reader, a).await;
                 prop_assert!(!expected.is_empty());
-                prop_assert_eq!(snapshot(&reader, b).await, expected);
+                prop_assert_eq!(snapshot(&reader, b).await, expected.clone());
+                // As workers apply them: the whole delivery in one batch (an object's events
+                // in several rounds), and in batches of five.
+                for size in [delivered.len(), 5] {
+                    let c = Uuid::new_v4();
+                    apply_in_batches(&store, c, &delivered, size).await;
+                    prop_assert_eq!(
+                        snapshot(&reader, c).await,
+                        expected.clone(),
+                        "batches of {}",
+                        size
+                    );
+                }
                 Ok(())
             })
         })
@@ -250,16 +272,7 @@ async fn guard_edges(backend: Backend) {
     let Some(db) = TestDb::create(backend).await else {
         return;
     };
-    let store = Store::connect(&DatabaseOptions {
-        url: db.url(),
-        max_connections: 2,
-        connect_timeout: Duration::from_secs(5),
-        acquire_timeout: Duration::from_secs(5),
-        sqlite_busy_timeout: Duration::from_secs(5),
-    })
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
+    let store = common::store(&db).await;
     let reader = sea_orm::Database::connect(db.url()).await.unwrap();
     let tenant = Uuid::new_v4();
     let apply = |event_type: &str, timestamp: i64, data: Value| {
@@ -390,4 +403,60 @@ async fn guard_edges_on_sqlite() {
 #[tokio::test]
 async fn guard_edges_on_postgres() {
     guard_edges(Backend::Postgres).await;
+}
+
+async fn apply_batch(store: &Store, tenant: Uuid, events: &[&Ev]) -> Vec<hookgate_store::Applied> {
+    let decoded: Vec<_> = events
+        .iter()
+        .map(|ev| {
+            let bytes = serde_json::to_vec(&ev.body).unwrap();
+            let data = serde_json::value::to_raw_value(&ev.body["data"]).unwrap();
+            (ClerkEvent::decode(&bytes).unwrap(), data)
+        })
+        .collect();
+    let batch: Vec<_> = events
+        .iter()
+        .zip(&decoded)
+        .map(|(ev, (event, data))| (source(ev), event, data.as_ref()))
+        .collect();
+    store.apply_events(tenant, &batch).await.unwrap()
+}
+
+/// What each event of a batch did: an object's first and newer events write, the same event
+/// again in the batch and a batch applied twice change nothing, kinds without a table have none.
+async fn batch_outcomes(backend: Backend) {
+    use hookgate_store::Applied::{NoTable, Unchanged, Written};
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let store = common::store(&db).await;
+    let tenant = Uuid::new_v4();
+    let created = envelope("user.created", 10, json!({"id": "user_1", "updated_at": 5}));
+    let updated = envelope("user.updated", 20, json!({"id": "user_1", "updated_at": 6}));
+    let other = envelope("user.created", 10, json!({"id": "user_2", "updated_at": 5}));
+    let email = envelope(
+        "email.created",
+        10,
+        json!({"id": "ema_1", "object": "email"}),
+    );
+    let events = [&created, &updated, &updated, &other, &email];
+    assert_eq!(
+        apply_batch(&store, tenant, &events).await,
+        [Written, Written, Unchanged, Written, NoTable]
+    );
+    assert_eq!(
+        apply_batch(&store, tenant, &events).await,
+        [Unchanged, Unchanged, Unchanged, Unchanged, NoTable]
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn batch_outcomes_on_sqlite() {
+    batch_outcomes(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn batch_outcomes_on_postgres() {
+    batch_outcomes(Backend::Postgres).await;
 }

@@ -14,7 +14,9 @@ pub struct Model {
     pub instance_id: Option<String>,
     pub event_timestamp_ms: Option<i64>,
     pub received_at: DateTimeUtc,
-    /// The body exactly as received.
+    /// The body exactly as received, kept in `inbox_bodies` (queue updates then rewrite small
+    /// rows). Filled by the reads that need it (a claim, one event's lookup); empty in listings.
+    #[sea_orm(ignore)]
     pub body: Vec<u8>,
     pub status: InboxStatus,
     pub attempts: i32,

@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod delivery;
 pub mod destination;
 pub mod event_attempt;
+pub mod inbox_body;
 pub mod inbox_event;
 pub mod job;
 pub mod notification;

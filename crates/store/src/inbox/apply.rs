@@ -64,6 +64,9 @@ impl Store {
     ) -> Result<Vec<InboxEvent>, StoreError> {
         let mut claimed = self.queue::<Inbox>().claim(owner, limit, lease).await?;
         claimed.sort_by_key(|e| e.id);
+        // From the reader pool: on SQLite another connection, so the one writer is not held
+        // for reading bodies.
+        self.fill_bodies(&mut claimed).await?;
         Ok(claimed)
     }
 
@@ -155,29 +158,44 @@ async fn apply_in(
     decoded: &[&(ClerkEvent, Box<serde_json::value::RawValue>)],
 ) -> Result<Option<Vec<(Uuid, Outcome)>>, StoreError> {
     let now = Utc::now();
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for (item, (event, data)) in batch.iter().zip(decoded.iter().copied()) {
-        let id = item.inbox.id;
-        let tenant = item.inbox.tenant_id;
-        let applied = async {
-            let source = sync::Source {
-                event_id: id,
+    let events: Vec<sync::BatchEvent<'_>> = batch
+        .iter()
+        .zip(decoded.iter().copied())
+        .map(|(item, (event, data))| sync::BatchEvent {
+            tenant_id: item.inbox.tenant_id,
+            source: sync::Source {
+                event_id: item.inbox.id,
                 svix_id: &item.inbox.svix_id,
-            };
-            let applied = sync::apply_event(txn, tenant, source, event, data).await?;
-            crate::deliveries::enqueue(txn, tenant, id, &item.forward_to, now).await?;
-            Ok::<_, ApplyError>(applied)
-        }
-        .instrument(item.span.clone())
-        .await;
-        match applied {
-            Ok(applied) => outcomes.push((id, Outcome::Done(applied))),
-            Err(err) => {
-                tracing::debug!(%err, inbox_id = %id, "batch falls back to one event at a time");
-                return Ok(None);
-            }
-        }
+            },
+            event,
+            data,
+        })
+        .collect();
+    let written = async {
+        let applied = sync::apply_batch(txn, &events).await?;
+        let deliveries = batch.iter().map(|item| {
+            (
+                item.inbox.tenant_id,
+                item.inbox.id,
+                item.forward_to.as_slice(),
+            )
+        });
+        crate::deliveries::enqueue_many(txn, deliveries, now).await?;
+        Ok::<_, ApplyError>(applied)
     }
+    .await;
+    let applied = match written {
+        Ok(applied) => applied,
+        Err(err) => {
+            tracing::debug!(%err, "batch falls back to one event at a time");
+            return Ok(None);
+        }
+    };
+    let outcomes: Vec<(Uuid, Outcome)> = batch
+        .iter()
+        .zip(applied)
+        .map(|(item, applied)| (item.inbox.id, Outcome::Done(applied)))
+        .collect();
     let ids: Vec<Uuid> = outcomes.iter().map(|(id, _)| *id).collect();
     // Warnings of an earlier application (a replay after a fix) go; this one's are set below.
     let no_warnings = vec![(

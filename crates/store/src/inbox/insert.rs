@@ -105,23 +105,29 @@ impl Store {
     /// deliveries behind it. (Settings changes take a weaker lock that does not conflict.)
     async fn insert_rows_postgres(&self, rows: Vec<Row>) -> Result<HashSet<Uuid>, StoreError> {
         use sea_orm::sqlx;
-        const INSERT: &str = "INSERT INTO inbox_events (id, tenant_id, svix_id, event_type, \
-             instance_id, event_timestamp_ms, received_at, body, status, attempts, \
-             next_attempt_at, lease_owner, lease_until, last_error, processed_at, trace_parent, \
-             body_sha256) \
-             SELECT id, tenant_id, svix_id, event_type, instance_id, event_timestamp_ms, \
-               received_at, body, status, 0, next_attempt_at, NULL, NULL, last_error, \
-               processed_at, trace_parent, body_sha256 \
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], \
-               $6::int8[], $7::timestamptz[], $8::bytea[], $9::text[], $10::timestamptz[], \
-               $11::text[], $12::timestamptz[], $13::text[], $14::bytea[]) WITH ORDINALITY \
+        // The body goes to `inbox_bodies` in the same statement, for the rows inserted only.
+        const INSERT: &str = "WITH t AS (SELECT * FROM UNNEST($1::uuid[], $2::uuid[], \
+               $3::text[], $4::text[], $5::text[], $6::int8[], $7::timestamptz[], $8::bytea[], \
+               $9::text[], $10::timestamptz[], $11::text[], $12::timestamptz[], $13::text[], \
+               $14::bytea[]) WITH ORDINALITY \
              AS t(id, tenant_id, svix_id, event_type, instance_id, event_timestamp_ms, \
                received_at, body, status, next_attempt_at, last_error, processed_at, \
-               trace_parent, body_sha256, ord) \
+               trace_parent, body_sha256, ord)), \
+             ins AS (INSERT INTO inbox_events (id, tenant_id, svix_id, event_type, \
+               instance_id, event_timestamp_ms, received_at, status, attempts, \
+               next_attempt_at, lease_owner, lease_until, last_error, processed_at, \
+               trace_parent, body_sha256) \
+             SELECT id, tenant_id, svix_id, event_type, instance_id, event_timestamp_ms, \
+               received_at, status, 0, next_attempt_at, NULL, NULL, last_error, \
+               processed_at, trace_parent, body_sha256 \
+             FROM t \
              WHERE EXISTS (SELECT 1 FROM tenants x WHERE x.id = t.tenant_id \
                FOR KEY SHARE SKIP LOCKED) \
              ORDER BY ord \
-             ON CONFLICT (tenant_id, svix_id) DO NOTHING RETURNING id";
+             ON CONFLICT (tenant_id, svix_id) DO NOTHING RETURNING id), \
+             bodies AS (INSERT INTO inbox_bodies (id, body) \
+               SELECT t.id, t.body FROM t JOIN ins ON ins.id = t.id) \
+             SELECT id FROM ins";
         let n = rows.len();
         let mut columns = Columns::with_capacity(n);
         for row in rows {
@@ -183,20 +189,18 @@ impl Store {
             existing.extend(found);
         }
         let mut inserted = HashSet::with_capacity(rows.len());
+        let mut bodies = Vec::with_capacity(rows.len());
         let rows: Vec<Row> = rows
             .into_iter()
             .filter(|r| existing.contains(&r.tenant_id))
             .collect();
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
-            let left = rows.len();
-            let size = SQLITE_CHUNKS
-                .iter()
-                .copied()
-                .find(|&n| n <= left)
-                .unwrap_or(1);
+            let size = chunk_size(rows.len());
             let mut query = sqlx::query_scalar::<_, Uuid>(sqlite_insert(size));
+            let mut chunk_bodies = Vec::with_capacity(size);
             for row in rows.by_ref().take(size) {
+                chunk_bodies.push((row.id, row.body));
                 query = query
                     .bind(row.id)
                     .bind(row.tenant_id)
@@ -205,7 +209,6 @@ impl Store {
                     .bind(row.instance_id)
                     .bind(row.event_timestamp_ms)
                     .bind(row.received_at)
-                    .bind(row.body)
                     .bind(row.status.to_value())
                     .bind(row.next_attempt_at)
                     .bind(row.last_error)
@@ -215,6 +218,22 @@ impl Store {
             }
             let ids = query.fetch_all(&mut *txn).await.map_err(sqlx_error)?;
             inserted.extend(ids);
+            bodies.extend(
+                chunk_bodies
+                    .into_iter()
+                    .filter(|(id, _)| inserted.contains(id)),
+            );
+        }
+        // The bodies of the rows inserted (duplicates have theirs), in statements of the same
+        // fixed sizes.
+        let mut bodies = bodies.into_iter().peekable();
+        while bodies.peek().is_some() {
+            let size = chunk_size(bodies.len());
+            let mut query = sqlx::query(sqlite_insert_bodies(size));
+            for (id, body) in bodies.by_ref().take(size) {
+                query = query.bind(id).bind(body);
+            }
+            query.execute(&mut *txn).await.map_err(sqlx_error)?;
         }
         txn.commit().await.map_err(sqlx_error)?;
         Ok(inserted)
@@ -355,8 +374,44 @@ fn hex(bytes: &[u8]) -> String {
 /// Rows per SQLite insert statement, largest first; the last must be 1.
 const SQLITE_CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
+/// The largest of [`SQLITE_CHUNKS`] that `left` rows fill.
+fn chunk_size(left: usize) -> usize {
+    SQLITE_CHUNKS
+        .iter()
+        .copied()
+        .find(|&n| n <= left)
+        .unwrap_or(1)
+}
+
 /// Parameters per row of the SQLite insert.
-const SQLITE_PARAMS: usize = 14;
+const SQLITE_PARAMS: usize = 13;
+
+/// The SQLite insert of `rows` bodies (one of [`SQLITE_CHUNKS`]), built once per size.
+fn sqlite_insert_bodies(rows: usize) -> &'static str {
+    static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let statements = STATEMENTS.get_or_init(|| {
+        SQLITE_CHUNKS
+            .iter()
+            .map(|&n| {
+                let values: Vec<String> = (0..n)
+                    .map(|r| format!("(?{}, ?{})", 2 * r + 1, 2 * r + 2))
+                    .collect();
+                format!(
+                    "INSERT INTO inbox_bodies (id, body) VALUES {}",
+                    values.join(", ")
+                )
+            })
+            .collect()
+    });
+    &statements[chunk_index(rows)]
+}
+
+fn chunk_index(rows: usize) -> usize {
+    SQLITE_CHUNKS
+        .iter()
+        .position(|&n| n == rows)
+        .unwrap_or(SQLITE_CHUNKS.len() - 1)
+}
 
 /// The SQLite insert of `rows` rows (one of [`SQLITE_CHUNKS`]), built once per size.
 fn sqlite_insert(rows: usize) -> &'static str {
@@ -373,15 +428,15 @@ fn sqlite_insert(rows: usize) -> &'static str {
                         // attempts, lease_owner and lease_until start as 0, NULL, NULL.
                         format!(
                             "({}, 0, {}, NULL, NULL, {})",
-                            p[..9].join(", "),
-                            p[9],
-                            p[10..].join(", ")
+                            p[..8].join(", "),
+                            p[8],
+                            p[9..].join(", ")
                         )
                     })
                     .collect();
                 format!(
                     "INSERT INTO inbox_events (id, tenant_id, svix_id, event_type, instance_id, \
-                     event_timestamp_ms, received_at, body, status, attempts, next_attempt_at, \
+                     event_timestamp_ms, received_at, status, attempts, next_attempt_at, \
                      lease_owner, lease_until, last_error, processed_at, trace_parent, \
                      body_sha256) VALUES {} \
                      ON CONFLICT (tenant_id, svix_id) DO NOTHING RETURNING id",
@@ -390,9 +445,5 @@ fn sqlite_insert(rows: usize) -> &'static str {
             })
             .collect()
     });
-    let index = SQLITE_CHUNKS
-        .iter()
-        .position(|&n| n == rows)
-        .unwrap_or(SQLITE_CHUNKS.len() - 1);
-    &statements[index]
+    &statements[chunk_index(rows)]
 }

@@ -8,10 +8,12 @@ mod views;
 pub use apply::{Outcome, Prepared};
 pub use views::{EventQuery, InboxSummary, QueueStats};
 
+use std::collections::HashMap;
+
 use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
 use uuid::Uuid;
 
-use crate::entities::inbox_event;
+use crate::entities::{inbox_body, inbox_event};
 use crate::{InboxEvent, Store, StoreError};
 
 /// A verified delivery to store.
@@ -50,27 +52,66 @@ pub enum InsertOutcome {
 }
 
 impl Store {
+    /// One event of a tenant, with its body.
     pub async fn find_inbox_event(
         &self,
         tenant_id: Uuid,
         id: Uuid,
     ) -> Result<Option<InboxEvent>, StoreError> {
-        Ok(inbox_event::Entity::find_by_id(id)
+        let found = inbox_event::Entity::find_by_id(id)
             .filter(inbox_event::Column::TenantId.eq(tenant_id))
             .one(&self.reader)
-            .await?)
+            .await?;
+        self.with_body(found).await
     }
 
+    /// The tenant's event with this svix id, with its body.
     pub async fn find_inbox_event_by_svix_id(
         &self,
         tenant_id: Uuid,
         svix_id: &str,
     ) -> Result<Option<InboxEvent>, StoreError> {
-        Ok(inbox_event::Entity::find()
+        let found = inbox_event::Entity::find()
             .filter(inbox_event::Column::TenantId.eq(tenant_id))
             .filter(inbox_event::Column::SvixId.eq(svix_id))
             .one(&self.reader)
-            .await?)
+            .await?;
+        self.with_body(found).await
+    }
+
+    async fn with_body(&self, event: Option<InboxEvent>) -> Result<Option<InboxEvent>, StoreError> {
+        let mut events: Vec<InboxEvent> = event.into_iter().collect();
+        self.fill_bodies(&mut events).await?;
+        Ok(events.pop())
+    }
+
+    /// Reads the bodies of `events` (kept apart from their queue columns) into them.
+    pub(crate) async fn fill_bodies(&self, events: &mut [InboxEvent]) -> Result<(), StoreError> {
+        let mut bodies = self.bodies(events.iter().map(|e| e.id)).await?;
+        for event in events {
+            if let Some(body) = bodies.remove(&event.id) {
+                event.body = body;
+            }
+        }
+        Ok(())
+    }
+
+    /// The bodies of these events, by id.
+    pub(crate) async fn bodies(
+        &self,
+        ids: impl IntoIterator<Item = Uuid>,
+    ) -> Result<HashMap<Uuid, Vec<u8>>, StoreError> {
+        let ids: Vec<Uuid> = ids.into_iter().collect();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(inbox_body::Entity::find()
+            .filter(inbox_body::Column::Id.is_in(ids))
+            .all(&self.reader)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row.body))
+            .collect())
     }
 
     pub async fn count_inbox_events(&self, tenant_id: Uuid) -> Result<u64, StoreError> {

@@ -18,12 +18,14 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
+mod batch;
 mod rows;
 
 use crate::entities::sync::{
     organization, organization_domain, organization_invitation, organization_membership,
     permission, role, session, user, waitlist_entry,
 };
+pub(crate) use batch::{BatchEvent, apply_batch};
 pub(crate) use rows::{Row, write_listed};
 
 /// What applying one event did.
@@ -65,6 +67,29 @@ impl crate::Store {
         let data = serde_json::value::to_raw_value(&data)
             .map_err(|err| sea_orm::DbErr::Custom(err.to_string()))?;
         apply_event(&self.writer, tenant_id, source, event, &data).await
+    }
+
+    /// Applies many events of a tenant in one transaction, the way a worker's batch is applied
+    /// (a few multi-row statements); returns what each did. For tools and tests.
+    pub async fn apply_events(
+        &self,
+        tenant_id: Uuid,
+        events: &[(Source<'_>, &ClerkEvent, &RawValue)],
+    ) -> Result<Vec<Applied>, ApplyError> {
+        use sea_orm::TransactionTrait as _;
+        let batch: Vec<BatchEvent<'_>> = events
+            .iter()
+            .map(|(source, event, data)| BatchEvent {
+                tenant_id,
+                source: *source,
+                event,
+                data,
+            })
+            .collect();
+        let txn = self.writer.begin().await.map_err(StoreError::from)?;
+        let applied = apply_batch(&txn, &batch).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(applied)
     }
 }
 

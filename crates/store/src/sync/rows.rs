@@ -54,6 +54,20 @@ impl Row {
     }
 }
 
+impl Row {
+    /// The row's table.
+    pub(crate) fn table(&self) -> &'static str {
+        each_row!(self, model => table_of(model))
+    }
+}
+
+fn table_of<A: ActiveModelTrait>(_: &A) -> &'static str {
+    A::Entity::default().table_name()
+}
+
+/// Well under both databases' limits on bound values (SQLite 32 766, PostgreSQL 65 535).
+const ROWS_A_STATEMENT: usize = 100;
+
 /// A row a batch wrote: its Clerk id, and on PostgreSQL whether it was inserted (rather than
 /// updated), which the database says for free; SQLite callers look for the row beforehand.
 pub(crate) type WrittenRow = (String, Option<bool>);
@@ -64,43 +78,88 @@ pub(crate) async fn write_listed(
     db: &impl ConnectionTrait,
     rows: Vec<(Row, &RawValue)>,
 ) -> Result<Vec<WrittenRow>, sea_orm::DbErr> {
-    // Well under both databases' limits on bound values (SQLite 32 766, PostgreSQL 65 535).
-    const ROWS_A_STATEMENT: usize = 100;
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    let mut returning = vec![Expr::col(Alias::new("clerk_id"))];
+    if postgres {
+        // A row the statement inserted has no deleting transaction yet.
+        returning.push(Expr::cust("(xmax = 0)"));
+    }
     let mut written = Vec::with_capacity(rows.len());
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<(Row, &RawValue)> = rows.by_ref().take(ROWS_A_STATEMENT).collect();
-        macro_rules! many {
-            ($variant:ident) => {{
-                let mut models = Vec::with_capacity(chunk.len());
-                for (row, data) in chunk {
-                    match row {
-                        Row::$variant(model) => models.push((model, data)),
-                        _ => {
-                            return Err(sea_orm::DbErr::Custom(
-                                "rows of two tables in one batch".into(),
-                            ));
-                        }
-                    }
-                }
-                guarded_many(db, models).await?
-            }};
+        for row in write_chunk(db, false, &returning, chunk).await? {
+            let id = row.try_get_by_index::<String>(0)?;
+            let inserted = if postgres {
+                Some(row.try_get_by_index::<bool>(1)?)
+            } else {
+                None
+            };
+            written.push((id, inserted));
         }
-        let ids = match chunk.first().map(|(row, _)| row) {
-            Some(Row::User(_)) => many!(User),
-            Some(Row::Organization(_)) => many!(Organization),
-            Some(Row::OrganizationMembership(_)) => many!(OrganizationMembership),
-            Some(Row::OrganizationInvitation(_)) => many!(OrganizationInvitation),
-            Some(Row::OrganizationDomain(_)) => many!(OrganizationDomain),
-            Some(Row::Session(_)) => many!(Session),
-            Some(Row::Role(_)) => many!(Role),
-            Some(Row::Permission(_)) => many!(Permission),
-            Some(Row::WaitlistEntry(_)) => many!(WaitlistEntry),
-            None => Vec::new(),
-        };
-        written.extend(ids);
     }
     Ok(written)
+}
+
+/// Writes rows of one table, all deletes or none, each object at most once, through the
+/// guarded upsert, many rows a statement; returns the (tenant, Clerk id) of the rows written.
+pub(crate) async fn write_group(
+    db: &impl ConnectionTrait,
+    deletes: bool,
+    rows: Vec<(Row, &RawValue)>,
+) -> Result<Vec<(uuid::Uuid, String)>, sea_orm::DbErr> {
+    let returning = [
+        Expr::col(Alias::new("tenant_id")),
+        Expr::col(Alias::new("clerk_id")),
+    ];
+    let mut written = Vec::with_capacity(rows.len());
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<(Row, &RawValue)> = rows.by_ref().take(ROWS_A_STATEMENT).collect();
+        for row in write_chunk(db, deletes, &returning, chunk).await? {
+            written.push((row.try_get_by_index(0)?, row.try_get_by_index(1)?));
+        }
+    }
+    Ok(written)
+}
+
+/// One guarded upsert of `chunk` (rows of one table), returning `returning` of each row written.
+async fn write_chunk(
+    db: &impl ConnectionTrait,
+    deletes: bool,
+    returning: &[Expr],
+    chunk: Vec<(Row, &RawValue)>,
+) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+    macro_rules! many {
+        ($variant:ident) => {{
+            let mut models = Vec::with_capacity(chunk.len());
+            for (row, data) in chunk {
+                match row {
+                    Row::$variant(model) => models.push((model, data)),
+                    _ => {
+                        return Err(sea_orm::DbErr::Custom(
+                            "rows of two tables in one statement".into(),
+                        ));
+                    }
+                }
+            }
+            let mut insert = guarded_insert(db.get_database_backend(), deletes, models)?;
+            insert.returning(Query::returning().exprs(returning.iter().cloned()));
+            db.query_all(&insert).await
+        }};
+    }
+    match chunk.first().map(|(row, _)| row) {
+        Some(Row::User(_)) => many!(User),
+        Some(Row::Organization(_)) => many!(Organization),
+        Some(Row::OrganizationMembership(_)) => many!(OrganizationMembership),
+        Some(Row::OrganizationInvitation(_)) => many!(OrganizationInvitation),
+        Some(Row::OrganizationDomain(_)) => many!(OrganizationDomain),
+        Some(Row::Session(_)) => many!(Session),
+        Some(Row::Role(_)) => many!(Role),
+        Some(Row::Permission(_)) => many!(Permission),
+        Some(Row::WaitlistEntry(_)) => many!(WaitlistEntry),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// `INSERT … ON CONFLICT (tenant_id, clerk_id) DO UPDATE SET … WHERE <guard>`: one statement,
@@ -120,43 +179,6 @@ where
     let insert = guarded_insert(db.get_database_backend(), deletes, vec![(row, data)])?;
     let rows = db.execute(&insert).await?.rows_affected();
     Ok(rows > 0)
-}
-
-/// [`guarded`] for many rows of one table in one statement (no deletes), returning the Clerk ids
-/// of the rows it wrote.
-async fn guarded_many<A>(
-    db: &impl ConnectionTrait,
-    rows: Vec<(A, &RawValue)>,
-) -> Result<Vec<WrittenRow>, sea_orm::DbErr>
-where
-    A: ActiveModelTrait + Send,
-    A::Entity: EntityTrait,
-{
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let backend = db.get_database_backend();
-    let mut insert = guarded_insert(backend, false, rows)?;
-    let postgres = backend == DbBackend::Postgres;
-    let mut returning = vec![Expr::col(Alias::new("clerk_id"))];
-    if postgres {
-        // A row the statement inserted has no deleting transaction yet.
-        returning.push(Expr::cust("(xmax = 0)"));
-    }
-    insert.returning(Query::returning().exprs(returning));
-    db.query_all(&insert)
-        .await?
-        .iter()
-        .map(|row| {
-            let id = row.try_get_by_index::<String>(0)?;
-            let inserted = if postgres {
-                Some(row.try_get_by_index::<bool>(1)?)
-            } else {
-                None
-            };
-            Ok((id, inserted))
-        })
-        .collect()
 }
 
 fn guarded_insert<A>(

@@ -9,7 +9,14 @@ use hookgate_store::{DatabaseOptions, NewSecret, NewTenant, Store, Uuid};
 use hookgate_testkit::TestDb;
 
 pub async fn store(db: &TestDb) -> Store {
-    let store = Store::connect(&DatabaseOptions {
+    let store = connect(db).await;
+    store.migrate().await.unwrap();
+    store
+}
+
+/// A store on `db`, not migrated.
+pub async fn connect(db: &TestDb) -> Store {
+    Store::connect(&DatabaseOptions {
         url: db.url(),
         max_connections: 4,
         connect_timeout: Duration::from_secs(5),
@@ -17,9 +24,7 @@ pub async fn store(db: &TestDb) -> Store {
         sqlite_busy_timeout: Duration::from_secs(10),
     })
     .await
-    .unwrap();
-    store.migrate().await.unwrap();
-    store
+    .unwrap()
 }
 
 /// A new tenant's id.
