@@ -188,10 +188,12 @@ impl Worker {
     }
 }
 
-/// Every worker writes the rows of a batch in one global order (tenant, kind, Clerk id), so two
-/// batches touching the same rows cannot deadlock on PostgreSQL: rows are keyed by tenant and
-/// Clerk id, and two tenants may hold the same id. Order within one object does not matter:
-/// applies are guarded by version.
+/// Every worker writes a batch's rows of one table and kind of write in one global order
+/// (tenant, kind, Clerk id), so two batches touching the same rows seldom wait on each other
+/// crosswise on PostgreSQL (rows are keyed by tenant and Clerk id, and two tenants may hold the
+/// same id). Across kinds of write they still can (one batch updates a user another deletes):
+/// PostgreSQL then aborts one, and that batch is applied again event by event. Order within one
+/// object does not matter: applies are guarded by version.
 fn apply_order(prepared: &Prepared) -> (Uuid, Option<(EntityKind, String)>) {
     let entity = prepared
         .decoded
