@@ -1,7 +1,9 @@
 //! `cargo xtask bench ingest`: hookgate's durable ingest against its peers, in one run, with the
 //! same load generator and bodies: the Node.js handler Clerk's guide has app teams write
 //! (`verifyWebhook` from `@clerk/backend`, stores nothing) and a verify-only Rust server (the
-//! ceiling). Loopback only; each target gets a warm-up and a timed window per run.
+//! ceiling). hookgate is measured twice a run: `serve --role api` (ingest alone) and `--role all`
+//! (the default, workers applying as deliveries arrive). Loopback only; each target gets a
+//! warm-up and a timed window per run.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -188,7 +190,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
     let mut targets = [
-        Target::new("hookgate"),
+        Target::new("hookgate (api)"),
+        Target::new("hookgate (all)"),
         Target::new("rust-verify-only"),
         Target::new("node-clerk"),
     ];
@@ -196,62 +199,18 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut checked = 0u64;
     for run in 0..options.runs {
         eprintln!("== run {} of {}", run + 1, options.runs);
-        let database = database_url(&options, &scratch, run)?;
-        let hookgate = |args: &[&str]| {
-            Command::new(release.join("hookgate"))
-                .args(args)
-                .current_dir(&root)
-                .env("HOOKGATE__DATABASE__URL", &database)
-                .env("RUST_BACKTRACE", "0")
-                .env_remove("HOOKGATE_ENV")
-                .env_remove("RUST_LOG")
-                .output()
-                .with_context(|| format!("running hookgate {}", args.join(" ")))
-        };
-        let migrated = hookgate(&["migrate"])?;
-        if !migrated.status.success() {
-            bail!("migrate: {}", String::from_utf8_lossy(&migrated.stderr));
+        let mut tenants = String::new();
+        // `api`: ingest alone; `all` (what `hookgate serve` runs by default): workers apply the
+        // deliveries while ingest takes them, on the same cores.
+        for (index, role) in ["api", "all"].into_iter().enumerate() {
+            let database = database_url(&options, &scratch, &format!("{role}{run}"))?;
+            let measured = measure_hookgate(&release, &root, &database, role, &options)?;
+            targets[index].record(&measured.line)?;
+            idle.push(measured.idle);
+            peak.push(measured.peak);
+            checked += measured.checked;
+            tenants = measured.tenants;
         }
-        let mut tenants = Vec::new();
-        for t in 0..TENANTS {
-            let slug = format!("bench{t}");
-            let created = hookgate(&["tenant", "create", &slug])?;
-            let out = String::from_utf8_lossy(&created.stdout);
-            let secret = out
-                .lines()
-                .find_map(|l| l.split("store it now): ").nth(1))
-                .with_context(|| format!("no generated secret in: {out}"))?
-                .trim()
-                .to_owned();
-            tenants.push(format!("{slug}={secret}"));
-        }
-        let tenants = tenants.join(",");
-
-        // hookgate: the api role (no workers competing for the cores), durable ingest.
-        let mut child = Command::new(release.join("hookgate"))
-            .args(["serve", "--role", "api"])
-            .current_dir(&root)
-            .env("HOOKGATE__DATABASE__URL", &database)
-            .env("HOOKGATE__SERVER__LISTEN", "127.0.0.1:0")
-            .env("HOOKGATE__LOG__LEVEL", "warn,hookgate::startup=info")
-            .env("HOOKGATE__LOG__FORMAT", "json")
-            .env("HOOKGATE__DATABASE__MAX_CONNECTIONS", "16")
-            .env("RUST_BACKTRACE", "0")
-            .env_remove("HOOKGATE_ENV")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting hookgate")?;
-        let addr = crate::server::listening_address(&mut child)?;
-        let server = Running(child);
-        std::thread::sleep(Duration::from_secs(1));
-        idle.push(server.memory_mib().0);
-        let line = load(&release, &format!("http://{addr}"), &tenants, &options)?;
-        targets[0].record(&line)?;
-        peak.push(server.memory_mib().1);
-        server.stop()?;
-        checked += exactly_once(&line, &hookgate)?;
 
         // The verify-only Rust ceiling.
         let child = Command::new(release.join("ceiling"))
@@ -259,7 +218,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             .stdout(Stdio::piped())
             .spawn()
             .context("starting the ceiling")?;
-        targets[1].record(&drive_peer(child, &release, &tenants, &options)?)?;
+        targets[2].record(&drive_peer(child, &release, &tenants, &options)?)?;
 
         // The Node.js handler of Clerk's guide.
         let secrets_json = format!(
@@ -279,7 +238,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             .stdout(Stdio::piped())
             .spawn()
             .context("starting the Node.js peer")?;
-        targets[2].record(&drive_peer(child, &release, &tenants, &options)?)?;
+        targets[3].record(&drive_peer(child, &release, &tenants, &options)?)?;
     }
 
     let backend = if options.postgres {
@@ -312,12 +271,15 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 .join(" / ")
         );
     }
-    let hookgate = median(&targets[0].rps);
-    println!(
-        "hookgate / node-clerk: {:.2}x   hookgate / rust-verify-only: {:.0} %",
-        hookgate / median(&targets[2].rps),
-        100.0 * hookgate / median(&targets[1].rps)
-    );
+    for target in &targets[..2] {
+        let hookgate = median(&target.rps);
+        println!(
+            "{} / node-clerk: {:.2}x   / rust-verify-only: {:.0} %",
+            target.name,
+            hookgate / median(&targets[3].rps),
+            100.0 * hookgate / median(&targets[2].rps)
+        );
+    }
     println!(
         "hookgate memory: idle {:.1} MiB, peak under load {:.1} MiB (medians)",
         median(&idle),
@@ -327,11 +289,89 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn database_url(options: &Options, scratch: &Path, run: u32) -> anyhow::Result<String> {
+/// One timed window of hookgate in `role` on a fresh `database`, checked for exactly-once storage.
+struct Measured {
+    line: String,
+    idle: f64,
+    peak: f64,
+    checked: u64,
+    /// `slug=secret,…` of the tenants created, for the peers.
+    tenants: String,
+}
+
+fn measure_hookgate(
+    release: &Path,
+    root: &Path,
+    database: &str,
+    role: &str,
+    options: &Options,
+) -> anyhow::Result<Measured> {
+    let hookgate = |args: &[&str]| {
+        Command::new(release.join("hookgate"))
+            .args(args)
+            .current_dir(root)
+            .env("HOOKGATE__DATABASE__URL", database)
+            .env("RUST_BACKTRACE", "0")
+            .env_remove("HOOKGATE_ENV")
+            .env_remove("RUST_LOG")
+            .output()
+            .with_context(|| format!("running hookgate {}", args.join(" ")))
+    };
+    let migrated = hookgate(&["migrate"])?;
+    if !migrated.status.success() {
+        bail!("migrate: {}", String::from_utf8_lossy(&migrated.stderr));
+    }
+    let mut tenants = Vec::new();
+    for t in 0..TENANTS {
+        let slug = format!("bench{t}");
+        let created = hookgate(&["tenant", "create", &slug])?;
+        let out = String::from_utf8_lossy(&created.stdout);
+        let secret = out
+            .lines()
+            .find_map(|l| l.split("store it now): ").nth(1))
+            .with_context(|| format!("no generated secret in: {out}"))?
+            .trim()
+            .to_owned();
+        tenants.push(format!("{slug}={secret}"));
+    }
+    let tenants = tenants.join(",");
+    let mut child = Command::new(release.join("hookgate"))
+        .args(["serve", "--role", role])
+        .current_dir(root)
+        .env("HOOKGATE__DATABASE__URL", database)
+        .env("HOOKGATE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("HOOKGATE__LOG__LEVEL", "warn,hookgate::startup=info")
+        .env("HOOKGATE__LOG__FORMAT", "json")
+        .env("HOOKGATE__DATABASE__MAX_CONNECTIONS", "16")
+        .env("RUST_BACKTRACE", "0")
+        .env_remove("HOOKGATE_ENV")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting hookgate")?;
+    let addr = crate::server::listening_address(&mut child)?;
+    let server = Running(child);
+    std::thread::sleep(Duration::from_secs(1));
+    let idle = server.memory_mib().0;
+    let line = load(release, &format!("http://{addr}"), &tenants, options)?;
+    let peak = server.memory_mib().1;
+    server.stop()?;
+    let checked = exactly_once(&line, &hookgate)?;
+    Ok(Measured {
+        line,
+        idle,
+        peak,
+        checked,
+        tenants,
+    })
+}
+
+fn database_url(options: &Options, scratch: &Path, run: &str) -> anyhow::Result<String> {
     if !options.postgres {
         return Ok(format!(
             "sqlite://{}",
-            scratch.join(format!("run{run}.db")).display()
+            scratch.join(format!("{run}.db")).display()
         ));
     }
     let admin = std::env::var("HOOKGATE_TEST_DATABASE_URL").context(
