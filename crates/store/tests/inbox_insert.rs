@@ -15,6 +15,7 @@ on_both_backends!(
     bodies_are_kept_apart_and_go_with_their_events,
     a_known_svix_id_with_another_body_is_a_conflict,
     nothing_is_stored_for_a_deleted_tenant,
+    a_batch_of_many_tenants_stores_each_that_exists,
     a_tenant_deleted_during_ingest_keeps_no_rows
 );
 
@@ -170,6 +171,35 @@ async fn nothing_is_stored_for_a_deleted_tenant(backend: Backend) {
     );
     assert_eq!(store.count_inbox_events(gone).await.unwrap(), 0);
     assert_eq!(store.count_inbox_events(kept).await.unwrap(), 1);
+}
+
+/// More tenants in one batch than one existence check takes: each tenant's delivery is stored,
+/// except the deleted one's.
+async fn a_batch_of_many_tenants_stores_each_that_exists(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let store = common::store(&db).await;
+    let mut tenants = Vec::new();
+    for _ in 0..20 {
+        tenants.push(common::tenant(&store).await);
+    }
+    store.delete_tenant_with_data(tenants[17]).await.unwrap();
+    let batch = tenants
+        .iter()
+        .map(|tenant| (*tenant, event("msg_1", "{}")))
+        .collect();
+    let outcomes = store.insert_inbox_events(batch).await.unwrap();
+    for (n, outcome) in outcomes.iter().enumerate() {
+        if n == 17 {
+            assert_eq!(*outcome, InsertOutcome::NoTenant);
+        } else {
+            assert!(
+                matches!(outcome, InsertOutcome::Accepted(_)),
+                "{n}: {outcome:?}"
+            );
+        }
+    }
 }
 
 /// Deliveries keep arriving from several writers while the tenant is deleted: once the delete
