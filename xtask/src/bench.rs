@@ -9,12 +9,15 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         Some("backfill") => example("hookgate-worker", "backfill", &args[1..]),
         Some("forward") => example("hookgate-worker", "forward", &args[1..]),
         Some("ingest") => crate::ingest::run(&args[1..]),
+        Some("lag") => crate::lag::run(&args[1..]),
         Some(other) => {
-            bail!("unknown benchmark `{other}` (known: decode, process, backfill, forward, ingest)")
+            bail!(
+                "unknown benchmark `{other}` (known: decode, process, backfill, forward, ingest, lag)"
+            )
         }
         None => {
             bail!(
-                "usage: cargo xtask bench decode [rounds] | process [sqlite|postgres] [events] | backfill [sqlite|postgres] [users] | forward <http|nats|amqp|redis> [sqlite|postgres] [events] | ingest [--db sqlite|postgres] [--connections N] [--seconds S] [--runs R]"
+                "usage: cargo xtask bench decode [rounds] | process [sqlite|postgres] [events] | backfill [sqlite|postgres] [users] | forward <http|nats|amqp|redis> [sqlite|postgres] [events] | ingest [--db sqlite|postgres] [--connections N] [--seconds S] [--runs R] | lag [--db sqlite|postgres] [--split] [--rate N] [--seconds S]"
             )
         }
     }

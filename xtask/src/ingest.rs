@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use crate::ci::cargo;
 use crate::server::Running;
 
 const TENANTS: usize = 4;
@@ -159,20 +158,7 @@ fn median(values: &[f64]) -> f64 {
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let options = options(args)?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("xtask lives in the repository")?
-        .to_path_buf();
-    cargo(&[
-        "build",
-        "--quiet",
-        "--release",
-        "-p",
-        "hookgate",
-        "-p",
-        "hookgate-bench",
-    ])?;
-    let release = root.join("target/release");
+    let (root, release) = crate::server::release_build()?;
     let peer = root.join("bench/peers/node-clerk");
     if !peer.join("node_modules/@clerk/backend").is_dir() {
         eprintln!("installing the Node.js peer (npm ci)");
@@ -203,7 +189,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         // `api`: ingest alone; `all` (what `hookgate serve` runs by default): workers apply the
         // deliveries while ingest takes them, on the same cores.
         for (index, role) in ["api", "all"].into_iter().enumerate() {
-            let database = database_url(&options, &scratch, &format!("{role}{run}"))?;
+            let database =
+                crate::server::fresh_database(options.postgres, &scratch, &format!("{role}{run}"))?;
             let measured = measure_hookgate(&release, &root, &database, role, &options)?;
             targets[index].record(&measured.line)?;
             idle.push(measured.idle);
@@ -306,52 +293,9 @@ fn measure_hookgate(
     role: &str,
     options: &Options,
 ) -> anyhow::Result<Measured> {
-    let hookgate = |args: &[&str]| {
-        Command::new(release.join("hookgate"))
-            .args(args)
-            .current_dir(root)
-            .env("HOOKGATE__DATABASE__URL", database)
-            .env("RUST_BACKTRACE", "0")
-            .env_remove("HOOKGATE_ENV")
-            .env_remove("RUST_LOG")
-            .output()
-            .with_context(|| format!("running hookgate {}", args.join(" ")))
-    };
-    let migrated = hookgate(&["migrate"])?;
-    if !migrated.status.success() {
-        bail!("migrate: {}", String::from_utf8_lossy(&migrated.stderr));
-    }
-    let mut tenants = Vec::new();
-    for t in 0..TENANTS {
-        let slug = format!("bench{t}");
-        let created = hookgate(&["tenant", "create", &slug])?;
-        let out = String::from_utf8_lossy(&created.stdout);
-        let secret = out
-            .lines()
-            .find_map(|l| l.split("store it now): ").nth(1))
-            .with_context(|| format!("no generated secret in: {out}"))?
-            .trim()
-            .to_owned();
-        tenants.push(format!("{slug}={secret}"));
-    }
-    let tenants = tenants.join(",");
-    let mut child = Command::new(release.join("hookgate"))
-        .args(["serve", "--role", role])
-        .current_dir(root)
-        .env("HOOKGATE__DATABASE__URL", database)
-        .env("HOOKGATE__SERVER__LISTEN", "127.0.0.1:0")
-        .env("HOOKGATE__LOG__LEVEL", "warn,hookgate::startup=info")
-        .env("HOOKGATE__LOG__FORMAT", "json")
-        .env("HOOKGATE__DATABASE__MAX_CONNECTIONS", "16")
-        .env("RUST_BACKTRACE", "0")
-        .env_remove("HOOKGATE_ENV")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting hookgate")?;
-    let addr = crate::server::listening_address(&mut child)?;
-    let server = Running(child);
+    let hookgate = |args: &[&str]| crate::server::hookgate_cli(release, root, database, args);
+    let tenants = crate::server::prepare_database(release, root, database, TENANTS)?;
+    let (server, addr) = crate::server::start_hookgate(release, root, database, role, &[])?;
     std::thread::sleep(Duration::from_secs(1));
     let idle = server.memory_mib().0;
     let line = load(release, &format!("http://{addr}"), &tenants, options)?;
@@ -365,35 +309,6 @@ fn measure_hookgate(
         checked,
         tenants,
     })
-}
-
-fn database_url(options: &Options, scratch: &Path, run: &str) -> anyhow::Result<String> {
-    if !options.postgres {
-        return Ok(format!(
-            "sqlite://{}",
-            scratch.join(format!("{run}.db")).display()
-        ));
-    }
-    let admin = std::env::var("HOOKGATE_TEST_DATABASE_URL").context(
-        "--db postgres needs HOOKGATE_TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)",
-    )?;
-    let name = format!("hookgate_bench_{run}");
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        let status = Command::new("psql")
-            .args(["-q", &admin, "-c", &sql])
-            .status()
-            .context("running psql")?;
-        if !status.success() {
-            bail!("psql: {sql} failed");
-        }
-    }
-    let (base, _) = admin
-        .rsplit_once('/')
-        .context("HOOKGATE_TEST_DATABASE_URL has no database name")?;
-    Ok(format!("{base}/{name}"))
 }
 
 fn load(release: &Path, base: &str, tenants: &str, options: &Options) -> anyhow::Result<String> {

@@ -8,6 +8,7 @@ mod fuzz;
 mod fuzz_api;
 mod helm;
 mod ingest;
+mod lag;
 mod openapi;
 mod send;
 mod server;
@@ -38,6 +39,9 @@ tasks:
                                      [--runs 3]
                                         durable ingest against the Node.js @clerk/backend
                                         handler and a verify-only Rust server, same load
+            cargo xtask bench lag [--db sqlite|postgres] [--split] [--rate 2000] [--seconds 10]
+                                        arrival → applied at a steady rate, in one `all`
+                                        process or (--split) an api and a worker process
   helm    lint and render the Helm chart (defaults and deploy/examples), validate the manifests
           against the Kubernetes schemas, and check the rendered settings with hookgate
   openapi write docs/openapi.json from the code

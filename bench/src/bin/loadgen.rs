@@ -3,7 +3,10 @@
 //! back to back, for `seconds` after a warm-up. Prints one JSON line: requests/s, latency
 //! percentiles, errors, and how many deliveries each tenant had answered 200.
 //!
-//!   loadgen <base url> <slug=whsec_...,...> <connections> <seconds> [warmup seconds]
+//!   loadgen <base url> <slug=whsec_...,...> <connections> <seconds> [warmup seconds] [rate]
+//!
+//! With a rate (requests per second, all connections together), each client sends at its share
+//! of it, evenly spaced, instead of back to back: a steady load for measuring lag.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [base, tenants, connections, seconds, rest @ ..] = args.as_slice() else {
         anyhow::bail!(
-            "usage: loadgen <base url> <slug=secret,...> <connections> <seconds> [warmup]"
+            "usage: loadgen <base url> <slug=secret,...> <connections> <seconds> [warmup] [rate]"
         );
     };
     let tenants: Arc<Vec<(String, Secret)>> = Arc::new(hookgate_bench::tenants(tenants)?);
@@ -34,6 +37,11 @@ async fn main() -> anyhow::Result<()> {
     let connections: usize = connections.parse()?;
     let seconds: f64 = seconds.parse()?;
     let warmup: f64 = rest.first().map(|w| w.parse()).transpose()?.unwrap_or(1.0);
+    let rate: Option<f64> = rest.get(1).map(|r| r.parse()).transpose()?;
+    // Each client's time between requests at the given rate.
+    let every = rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(connections as f64 / r));
     anyhow::ensure!(
         TEMPLATE.contains(TEMPLATE_USER),
         "the body template changed"
@@ -62,7 +70,18 @@ async fn main() -> anyhow::Result<()> {
                 accepted: HashMap::new(),
             };
             let mut n = 0u64;
+            let mut pace = every.map(|every| {
+                // Clients start spread over one period, not all at once.
+                let start =
+                    tokio::time::Instant::now() + every.mul_f64(client as f64 / connections as f64);
+                let mut pace = tokio::time::interval_at(start, every);
+                pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                pace
+            });
             while !stop.load(Ordering::Relaxed) {
+                if let Some(pace) = &mut pace {
+                    pace.tick().await;
+                }
                 n += 1;
                 let (slug, secret) = &tenants[(client + n as usize) % tenants.len()];
                 let svix_id = format!("msg_bench_{client}_{n}");
