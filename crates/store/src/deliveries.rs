@@ -131,9 +131,9 @@ impl Store {
         // three reads go together (on PostgreSQL each is a round trip to the server); bodies of
         // deliveries the gate then sends back are read for nothing, which is rare.
         let destination_ids = claimed.iter().map(|d| d.destination_id);
-        let event_ids: Vec<Uuid> = claimed.iter().map(|d| d.inbox_event_id).collect();
+        let event_ids = claimed.iter().map(|d| d.inbox_event_id);
         let tenant_ids = claimed.iter().map(|d| d.tenant_id);
-        let (destinations, events, mut bodies, slugs) = tokio::try_join!(
+        let (destinations, events, slugs) = tokio::try_join!(
             async {
                 destination::Entity::find()
                     .filter(destination::Column::Id.is_in(destination_ids))
@@ -141,14 +141,7 @@ impl Store {
                     .await
                     .map_err(StoreError::from)
             },
-            async {
-                inbox_event::Entity::find()
-                    .filter(inbox_event::Column::Id.is_in(event_ids.iter().copied()))
-                    .all(&self.reader)
-                    .await
-                    .map_err(StoreError::from)
-            },
-            self.bodies(event_ids.iter().copied()),
+            self.events_to_send(event_ids),
             async {
                 tenant::Entity::find()
                     .filter(tenant::Column::Id.is_in(tenant_ids))
@@ -159,13 +152,6 @@ impl Store {
         )?;
         let destinations: HashMap<Uuid, Destination> =
             destinations.into_iter().map(|d| (d.id, d)).collect();
-        let events: HashMap<Uuid, crate::InboxEvent> = events
-            .into_iter()
-            .map(|mut e| {
-                e.body = bodies.remove(&e.id).unwrap_or_default();
-                (e.id, e)
-            })
-            .collect();
         let slugs: HashMap<Uuid, String> = slugs.into_iter().map(|t| (t.id, t.slug)).collect();
         let claimed =
             destination_health::gate(&self.writer, owner, claimed, &destinations, lease).await?;

@@ -16,6 +16,17 @@ use uuid::Uuid;
 use crate::entities::{inbox_body, inbox_event};
 use crate::{InboxEvent, Store, StoreError};
 
+/// What a delivery of an event is sent with.
+#[derive(Debug, sea_orm::FromQueryResult)]
+pub(crate) struct EventToSend {
+    pub id: Uuid,
+    pub svix_id: String,
+    pub event_type: Option<String>,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    pub trace_parent: Option<String>,
+    pub body: Vec<u8>,
+}
+
 /// A verified delivery to store.
 #[derive(Debug, Clone)]
 pub struct NewInboxEvent {
@@ -94,6 +105,41 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// What forwarding needs of these events, body included, in one read.
+    pub(crate) async fn events_to_send(
+        &self,
+        ids: impl IntoIterator<Item = Uuid>,
+    ) -> Result<HashMap<Uuid, EventToSend>, StoreError> {
+        use sea_orm::FromQueryResult as _;
+        use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, JoinType, Query};
+        let ids: Vec<Uuid> = ids.into_iter().collect();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let (e, b) = (Alias::new("e"), Alias::new("b"));
+        let mut query = Query::select();
+        for column in ["id", "svix_id", "event_type", "received_at", "trace_parent"] {
+            query.column((e.clone(), Alias::new(column)));
+        }
+        query
+            .column((b.clone(), Alias::new("body")))
+            .from_as(Alias::new("inbox_events"), e.clone())
+            .join_as(
+                JoinType::InnerJoin,
+                Alias::new("inbox_bodies"),
+                b.clone(),
+                Expr::col((b, Alias::new("id"))).equals((e.clone(), Alias::new("id"))),
+            )
+            .and_where(Expr::col((e, Alias::new("id"))).is_in(ids));
+        let statement = self.reader.get_database_backend().build(&query);
+        Ok(EventToSend::find_by_statement(statement)
+            .all(&self.reader)
+            .await?
+            .into_iter()
+            .map(|event| (event.id, event))
+            .collect())
     }
 
     /// The bodies of these events, by id.
