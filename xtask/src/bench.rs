@@ -1,4 +1,4 @@
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 
 use crate::ci::cargo;
 
@@ -37,4 +37,24 @@ fn example(package: &str, name: &str, args: &[String]) -> anyhow::Result<()> {
     ];
     command.extend(args.iter().map(String::as_str));
     cargo(&command)
+}
+
+/// The number following option `flag` in `it`.
+pub(crate) fn number_after(
+    flag: &str,
+    it: &mut std::slice::Iter<'_, String>,
+) -> anyhow::Result<u32> {
+    it.next()
+        .with_context(|| format!("{flag} needs a number"))?
+        .parse()
+        .with_context(|| format!("{flag} needs a number"))
+}
+
+/// The value following `--db` in `it`: whether it names PostgreSQL.
+pub(crate) fn postgres_after(it: &mut std::slice::Iter<'_, String>) -> anyhow::Result<bool> {
+    match it.next().map(String::as_str) {
+        Some("postgres") => Ok(true),
+        Some("sqlite") => Ok(false),
+        other => bail!("--db sqlite|postgres, not {other:?}"),
+    }
 }

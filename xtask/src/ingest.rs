@@ -32,21 +32,11 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut number = || -> anyhow::Result<u32> {
-            it.next()
-                .with_context(|| format!("{arg} needs a number"))?
-                .parse()
-                .with_context(|| format!("{arg} needs a number"))
-        };
         match arg.as_str() {
-            "--db" => match it.next().map(String::as_str) {
-                Some("postgres") => options.postgres = true,
-                Some("sqlite") => options.postgres = false,
-                other => bail!("--db sqlite|postgres, not {other:?}"),
-            },
-            "--connections" => options.connections = number()?,
-            "--seconds" => options.seconds = number()?,
-            "--runs" => options.runs = number()?.max(1),
+            "--db" => options.postgres = crate::bench::postgres_after(&mut it)?,
+            "--connections" => options.connections = crate::bench::number_after(arg, &mut it)?,
+            "--seconds" => options.seconds = crate::bench::number_after(arg, &mut it)?,
+            "--runs" => options.runs = crate::bench::number_after(arg, &mut it)?.max(1),
             other => bail!("unknown option `{other}`"),
         }
     }

@@ -30,21 +30,11 @@ fn options(args: &[String]) -> anyhow::Result<Options> {
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut number = || -> anyhow::Result<u32> {
-            it.next()
-                .with_context(|| format!("{arg} needs a number"))?
-                .parse()
-                .with_context(|| format!("{arg} needs a number"))
-        };
         match arg.as_str() {
-            "--db" => match it.next().map(String::as_str) {
-                Some("postgres") => options.postgres = true,
-                Some("sqlite") => options.postgres = false,
-                other => bail!("--db sqlite|postgres, not {other:?}"),
-            },
+            "--db" => options.postgres = crate::bench::postgres_after(&mut it)?,
             "--split" => options.split = true,
-            "--rate" => options.rate = number()?.max(1),
-            "--seconds" => options.seconds = number()?.max(1),
+            "--rate" => options.rate = crate::bench::number_after(arg, &mut it)?.max(1),
+            "--seconds" => options.seconds = crate::bench::number_after(arg, &mut it)?.max(1),
             other => bail!("unknown option `{other}`"),
         }
     }
@@ -212,6 +202,8 @@ mod tests {
         ];
         assert!((quantile(&buckets, 0.5) - 0.01 * 50.0 / 90.0).abs() < 1e-9);
         assert!((quantile(&buckets, 0.99) - 0.05).abs() < 1e-9);
+        // Halfway between 90 and 99 observations: halfway between 10 and 50 ms.
+        assert!((quantile(&buckets, 0.945) - 0.03).abs() < 1e-9);
         assert!((share_within(&buckets, 0.05) - 0.99).abs() < 1e-9);
         assert_eq!(
             accepted(r#"{"accepted":{"bench0":3,"bench1":4},"connections":64}"#).unwrap(),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use hookgate_store::entities::{delivery, sync::user};
-use hookgate_store::{DeliveryStatus, InboxStatus, Store, Uuid};
+use hookgate_store::{DeliveryStatus, Uuid};
 use hookgate_tenancy::{DestinationSpec, SecretCipher, SecretsKey, Tenancy, TenantSlug};
 use hookgate_testkit::{Backend, TestDb};
 use hookgate_verify::Secret;
@@ -21,7 +21,10 @@ use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder a
 
 mod common;
 
-use common::{DEV_SECRETS_KEY, Server, serve_role, signed_request, store_with_acme};
+use common::{
+    DEV_SECRETS_KEY, Server, assert_stored, serve_role, signed_request, store_with_acme,
+    wait_until_done,
+};
 
 const USERS: usize = 150;
 const VERSIONS: usize = 4;
@@ -118,18 +121,6 @@ async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/hook"), received)
-}
-
-async fn wait_until_done(store: &Store, tenant: Uuid) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let counts = store.count_by_status(tenant).await.unwrap();
-        if counts == [(InboxStatus::Done, TOTAL as u64)] {
-            return;
-        }
-        assert!(Instant::now() < deadline, "not drained: {counts:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// The synced users as a comparable value: everything but ids local to the database and times
@@ -233,17 +224,8 @@ async fn two_api_and_two_worker_processes_survive_kill_9() {
     assert_eq!(distinct.len(), TOTAL);
 
     // Stored once each and applied: every acknowledged delivery has its row, all are done.
-    wait_until_done(&store, tenant).await;
-    for svix_id in &acknowledged {
-        assert!(
-            store
-                .find_inbox_event_by_svix_id(tenant, svix_id)
-                .await
-                .unwrap()
-                .is_some(),
-            "{svix_id} was answered 200 but is not stored"
-        );
-    }
+    wait_until_done(&store, tenant, TOTAL).await;
+    assert_stored(&store, tenant, &acknowledged).await;
     // Applied once: applying queues the event's delivery in the same transaction, so one
     // delivery per event means one committed apply.
     let read = sea_orm::Database::connect(db.url()).await.unwrap();
@@ -288,7 +270,7 @@ async fn two_api_and_two_worker_processes_survive_kill_9() {
     for sender in send_all(one, secret, Arc::new(AtomicUsize::new(0))) {
         sender.await.unwrap();
     }
-    wait_until_done(&clean_store, clean_tenant).await;
+    wait_until_done(&clean_store, clean_tenant, TOTAL).await;
     let (crashed, expected) = (
         users(&db.url(), tenant).await,
         users(&clean_db.url(), clean_tenant).await,

@@ -6,9 +6,8 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hookgate_store::InboxStatus;
 use hookgate_store::entities::sync::user;
 use hookgate_testkit::{Backend, TestDb, on_both_backends};
 use hookgate_verify::Secret;
@@ -16,7 +15,7 @@ use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
 
 mod common;
 
-use common::{serve, signed_request, store_with_acme};
+use common::{assert_stored, serve, signed_request, store_with_acme, wait_until_done};
 
 on_both_backends!(kill_9_under_load_loses_nothing_and_applies_once);
 
@@ -145,28 +144,8 @@ async fn kill_9_under_load_loses_nothing_and_applies_once(backend: Backend) {
 
     // Every acknowledged delivery is stored once (retries were duplicates) and gets applied,
     // leases of killed workers included (they expire; the test settings keep them short).
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let counts = store.count_by_status(tenant).await.unwrap();
-        if counts == [(InboxStatus::Done, (USERS * VERSIONS) as u64)] {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the inbox did not drain after the crashes: {counts:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    for svix_id in &acknowledged {
-        assert!(
-            store
-                .find_inbox_event_by_svix_id(tenant, svix_id)
-                .await
-                .unwrap()
-                .is_some(),
-            "{svix_id} was answered 200 but is not stored"
-        );
-    }
+    wait_until_done(&store, tenant, USERS * VERSIONS).await;
+    assert_stored(&store, tenant, &acknowledged).await;
 
     // A clean run leaves each user at its newest version, whatever the order and the repeats.
     let read = sea_orm::Database::connect(db.url()).await.unwrap();

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 mod common;
 
-use common::{serve, signed_request, store_with_acme};
+use common::{assert_stored, serve, signed_request, store_with_acme};
 
 on_both_backends!(sigterm_under_load_loses_nothing);
 
@@ -153,16 +153,8 @@ async fn sigterm_under_load_loses_nothing(backend: Backend) {
     assert!(answered.len() > 10, "load ran: {} answered", answered.len());
     assert!(during_drain > 0, "requests were served while draining");
     answered.push(("msg_slow".into(), true));
-    for (svix_id, _) in &answered {
-        assert!(
-            store
-                .find_inbox_event_by_svix_id(tenant, svix_id)
-                .await
-                .unwrap()
-                .is_some(),
-            "{svix_id} was answered 200 but is not stored"
-        );
-    }
+    let ids: Vec<String> = answered.iter().map(|(id, _)| id.clone()).collect();
+    assert_stored(&store, tenant, &ids).await;
     assert_eq!(
         store.count_inbox_events(tenant).await.unwrap(),
         answered.len() as u64,

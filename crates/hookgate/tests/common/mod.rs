@@ -119,3 +119,33 @@ pub async fn store_with_acme(db: &TestDb, secret: &Secret) -> (Store, Uuid) {
         .tenant;
     (store, tenant.id)
 }
+
+/// Waits (up to two minutes) until the tenant's inbox holds exactly `total` events, all done.
+pub async fn wait_until_done(store: &Store, tenant: Uuid, total: usize) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let counts = store.count_by_status(tenant).await.unwrap();
+        if counts == [(hookgate_store::InboxStatus::Done, total as u64)] {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the inbox did not drain: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Every delivery in `acknowledged` (svix ids answered 200) is stored for the tenant.
+pub async fn assert_stored(store: &Store, tenant: Uuid, acknowledged: &[String]) {
+    for svix_id in acknowledged {
+        assert!(
+            store
+                .find_inbox_event_by_svix_id(tenant, svix_id)
+                .await
+                .unwrap()
+                .is_some(),
+            "{svix_id} was answered 200 but is not stored"
+        );
+    }
+}

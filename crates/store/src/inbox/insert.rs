@@ -2,6 +2,7 @@
 //! `(tenant_id, svix_id)`, and only for tenants that still exist.
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use chrono::Utc;
 use sea_orm::ActiveEnum as _;
@@ -380,7 +381,7 @@ const TENANT_CHECK: usize = 16;
 
 /// `SELECT id FROM tenants WHERE id IN (?1, …, ?n)` for `n` of 1 to [`TENANT_CHECK`], built once.
 fn sqlite_tenant_check(n: usize) -> &'static str {
-    static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    static STATEMENTS: OnceLock<Vec<String>> = OnceLock::new();
     let statements = STATEMENTS.get_or_init(|| {
         (1..=TENANT_CHECK)
             .map(|n| {
@@ -406,62 +407,58 @@ const SQLITE_PARAMS: usize = 13;
 
 /// The SQLite insert of `rows` bodies (one of [`SQLITE_CHUNKS`]), built once per size.
 fn sqlite_insert_bodies(rows: usize) -> &'static str {
-    static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let statements = STATEMENTS.get_or_init(|| {
-        SQLITE_CHUNKS
-            .iter()
-            .map(|&n| {
-                let values: Vec<String> = (0..n)
-                    .map(|r| format!("(?{}, ?{})", 2 * r + 1, 2 * r + 2))
-                    .collect();
-                format!(
-                    "INSERT INTO inbox_bodies (id, body) VALUES {}",
-                    values.join(", ")
-                )
-            })
-            .collect()
-    });
-    &statements[chunk_index(rows)]
-}
-
-fn chunk_index(rows: usize) -> usize {
-    SQLITE_CHUNKS
-        .iter()
-        .position(|&n| n == rows)
-        .unwrap_or(SQLITE_CHUNKS.len() - 1)
+    static STATEMENTS: OnceLock<Vec<String>> = OnceLock::new();
+    sized(&STATEMENTS, rows, |n| {
+        let values: Vec<String> = (0..n)
+            .map(|r| format!("(?{}, ?{})", 2 * r + 1, 2 * r + 2))
+            .collect();
+        format!(
+            "INSERT INTO inbox_bodies (id, body) VALUES {}",
+            values.join(", ")
+        )
+    })
 }
 
 /// The SQLite insert of `rows` rows (one of [`SQLITE_CHUNKS`]), built once per size.
 fn sqlite_insert(rows: usize) -> &'static str {
-    static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let statements = STATEMENTS.get_or_init(|| {
-        SQLITE_CHUNKS
-            .iter()
-            .map(|&n| {
-                let values: Vec<String> = (0..n)
-                    .map(|r| {
-                        let p: Vec<String> = (1..=SQLITE_PARAMS)
-                            .map(|k| format!("?{}", r * SQLITE_PARAMS + k))
-                            .collect();
-                        // attempts, lease_owner and lease_until start as 0, NULL, NULL.
-                        format!(
-                            "({}, 0, {}, NULL, NULL, {})",
-                            p[..8].join(", "),
-                            p[8],
-                            p[9..].join(", ")
-                        )
-                    })
+    static STATEMENTS: OnceLock<Vec<String>> = OnceLock::new();
+    sized(&STATEMENTS, rows, |n| {
+        let values: Vec<String> = (0..n)
+            .map(|r| {
+                let p: Vec<String> = (1..=SQLITE_PARAMS)
+                    .map(|k| format!("?{}", r * SQLITE_PARAMS + k))
                     .collect();
+                // attempts, lease_owner and lease_until start as 0, NULL, NULL.
                 format!(
-                    "INSERT INTO inbox_events (id, tenant_id, svix_id, event_type, instance_id, \
-                     event_timestamp_ms, received_at, status, attempts, next_attempt_at, \
-                     lease_owner, lease_until, last_error, processed_at, trace_parent, \
-                     body_sha256) VALUES {} \
-                     ON CONFLICT (tenant_id, svix_id) DO NOTHING RETURNING id",
-                    values.join(", ")
+                    "({}, 0, {}, NULL, NULL, {})",
+                    p[..8].join(", "),
+                    p[8],
+                    p[9..].join(", ")
                 )
             })
-            .collect()
-    });
-    &statements[chunk_index(rows)]
+            .collect();
+        format!(
+            "INSERT INTO inbox_events (id, tenant_id, svix_id, event_type, instance_id, \
+             event_timestamp_ms, received_at, status, attempts, next_attempt_at, \
+             lease_owner, lease_until, last_error, processed_at, trace_parent, \
+             body_sha256) VALUES {} \
+             ON CONFLICT (tenant_id, svix_id) DO NOTHING RETURNING id",
+            values.join(", ")
+        )
+    })
+}
+
+/// The statement in `cache` for `rows` rows (one of [`SQLITE_CHUNKS`]), each size built once by
+/// `build`.
+fn sized(
+    cache: &'static OnceLock<Vec<String>>,
+    rows: usize,
+    build: fn(usize) -> String,
+) -> &'static str {
+    let statements = cache.get_or_init(|| SQLITE_CHUNKS.iter().map(|&n| build(n)).collect());
+    let index = SQLITE_CHUNKS
+        .iter()
+        .position(|&n| n == rows)
+        .unwrap_or(SQLITE_CHUNKS.len() - 1);
+    &statements[index]
 }

@@ -143,7 +143,7 @@ impl Store {
     }
 
     /// The bodies of these events, by id.
-    pub(crate) async fn bodies(
+    async fn bodies(
         &self,
         ids: impl IntoIterator<Item = Uuid>,
     ) -> Result<HashMap<Uuid, Vec<u8>>, StoreError> {

@@ -24,14 +24,17 @@ pub(crate) struct BatchEvent<'a> {
 /// Rows of one statement: same round, same table, same kind of write.
 type GroupKey = (usize, &'static str, bool, bool);
 
+/// An object: its tenant and Clerk id.
+type ObjectKey = (Uuid, String);
+
 /// Applies every event of `events` in `db`, returning what each did, in order.
 pub(crate) async fn apply_batch(
     db: &impl ConnectionTrait,
     events: &[BatchEvent<'_>],
 ) -> Result<Vec<Applied>, ApplyError> {
     let mut applied = vec![Applied::NoTable; events.len()];
-    let mut rounds: HashMap<(Uuid, &'static str, String), usize> = HashMap::new();
-    let mut groups: BTreeMap<GroupKey, Vec<(usize, Row, &RawValue)>> = BTreeMap::new();
+    let mut rounds: HashMap<(&'static str, ObjectKey), usize> = HashMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<(usize, ObjectKey, Row, &RawValue)>> = BTreeMap::new();
     for (index, item) in events.iter().enumerate() {
         let Some(row) = sync_row(item.tenant_id, item.source, item.event)? else {
             continue;
@@ -40,37 +43,28 @@ pub(crate) async fn apply_batch(
             return Err(ApplyError::NoEntity);
         };
         let table = row.table();
-        let round = rounds
-            .entry((item.tenant_id, table, entity.id.to_string()))
-            .or_default();
+        let key = (item.tenant_id, entity.id.to_string());
+        let round = rounds.entry((table, key.clone())).or_default();
         // A delete that carried only the id sets fewer columns than a full row.
         let stub = matches!(item.event.data, EventData::Deleted(_));
         groups
             .entry((*round, table, item.event.is_delete(), stub))
             .or_default()
-            .push((index, row, item.data));
+            .push((index, key, row, item.data));
         *round += 1;
         applied[index] = Applied::Unchanged;
     }
-    for ((_, _, deletes, _), rows) in groups {
-        let keys: Vec<(usize, Uuid, String)> = rows
-            .iter()
-            .map(|(index, _, _)| {
-                let item = &events[*index];
-                let id = item.event.entity().map(|e| e.id.to_string());
-                (*index, item.tenant_id, id.unwrap_or_default())
-            })
-            .collect();
-        let written: HashSet<(Uuid, String)> = write_group(
-            db,
-            deletes,
-            rows.into_iter().map(|(_, row, data)| (row, data)).collect(),
-        )
-        .await?
-        .into_iter()
-        .collect();
-        for (index, tenant_id, clerk_id) in keys {
-            if written.contains(&(tenant_id, clerk_id)) {
+    for ((_, _, deletes, _), group) in groups {
+        let mut keys = Vec::with_capacity(group.len());
+        let mut rows = Vec::with_capacity(group.len());
+        for (index, key, row, data) in group {
+            keys.push((index, key));
+            rows.push((row, data));
+        }
+        let written: HashSet<ObjectKey> =
+            write_group(db, deletes, rows).await?.into_iter().collect();
+        for (index, key) in keys {
+            if written.contains(&key) {
                 applied[index] = Applied::Written;
             }
         }

@@ -84,21 +84,16 @@ pub(crate) async fn write_listed(
         // A row the statement inserted has no deleting transaction yet.
         returning.push(Expr::cust("(xmax = 0)"));
     }
-    let mut written = Vec::with_capacity(rows.len());
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<(Row, &RawValue)> = rows.by_ref().take(ROWS_A_STATEMENT).collect();
-        for row in write_chunk(db, false, &returning, chunk).await? {
-            let id = row.try_get_by_index::<String>(0)?;
-            let inserted = if postgres {
-                Some(row.try_get_by_index::<bool>(1)?)
-            } else {
-                None
-            };
-            written.push((id, inserted));
-        }
-    }
-    Ok(written)
+    write_chunks(db, false, &returning, rows, |row| {
+        let id = row.try_get_by_index::<String>(0)?;
+        let inserted = if postgres {
+            Some(row.try_get_by_index::<bool>(1)?)
+        } else {
+            None
+        };
+        Ok((id, inserted))
+    })
+    .await
 }
 
 /// Writes rows of one table, all deletes or none, each object at most once, through the
@@ -112,12 +107,27 @@ pub(crate) async fn write_group(
         Expr::col(Alias::new("tenant_id")),
         Expr::col(Alias::new("clerk_id")),
     ];
+    write_chunks(db, deletes, &returning, rows, |row| {
+        Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?))
+    })
+    .await
+}
+
+/// `rows` through [`write_chunk`], [`ROWS_A_STATEMENT`] at a time, each row written read by
+/// `read`.
+async fn write_chunks<T>(
+    db: &impl ConnectionTrait,
+    deletes: bool,
+    returning: &[Expr],
+    rows: Vec<(Row, &RawValue)>,
+    read: impl Fn(&sea_orm::QueryResult) -> Result<T, sea_orm::DbErr>,
+) -> Result<Vec<T>, sea_orm::DbErr> {
     let mut written = Vec::with_capacity(rows.len());
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<(Row, &RawValue)> = rows.by_ref().take(ROWS_A_STATEMENT).collect();
-        for row in write_chunk(db, deletes, &returning, chunk).await? {
-            written.push((row.try_get_by_index(0)?, row.try_get_by_index(1)?));
+        for row in write_chunk(db, deletes, returning, chunk).await? {
+            written.push(read(&row)?);
         }
     }
     Ok(written)
